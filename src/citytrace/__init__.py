@@ -1,0 +1,3 @@
+"""citytrace: screening, investigation, exposure search and disclosure for a city health authority."""
+
+__version__ = "0.1.0"

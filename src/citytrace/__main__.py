@@ -1,0 +1,3 @@
+from citytrace.cli import main
+
+main()

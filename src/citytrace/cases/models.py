@@ -1,0 +1,54 @@
+"""Confirmed cases. Identity is kept in its own table, apart from the case and its route."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from citytrace.db import Base, str_enum, utcnow
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Case(Base):
+    __tablename__ = "case_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    district_code: Mapped[str | None] = mapped_column(String(10), index=True)
+    status: Mapped[CaseStatus] = mapped_column(str_enum(CaseStatus), default=CaseStatus.OPEN)
+    symptom_onset_date: Mapped[date | None]
+    specimen_collected_date: Mapped[date | None]
+    confirmed_date: Mapped[date]
+    isolated_date: Mapped[date | None]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    identity: Mapped[CaseIdentity | None] = relationship(
+        back_populates="case", cascade="all, delete-orphan", uselist=False
+    )
+
+
+class CaseIdentity(Base):
+    """Who the patient is: read only when an investigation needs it, and audited when read."""
+
+    __tablename__ = "case_identity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    resident_number: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(400))
+
+    case: Mapped[Case] = relationship(back_populates="identity")
+
+    def __repr__(self) -> str:
+        return f"CaseIdentity(case_id={self.case_id})"

@@ -1,0 +1,51 @@
+"""The ``citytrace`` command: a thin layer over the same services the web uses."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from citytrace.errors import CitytraceError
+
+app = typer.Typer(
+    name="citytrace",
+    help="Screening, case investigation, exposure search and disclosure for a city health authority.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    # Imported here so that `citytrace --help` stays fast and each domain owns its commands.
+    from citytrace.cli import cases, serve, staypoints, synth
+
+    app.command("serve")(serve.serve)
+    app.command("staypoints")(staypoints.staypoints)
+    app.add_typer(synth.app, name="synth")
+    app.add_typer(cases.app, name="case")
+    app.add_typer(serve.db_app, name="db")
+
+
+def main() -> None:
+    """Entry point: errors meant for users are printed as one line, never as a stack trace."""
+    _register()
+    try:
+        app(standalone_mode=False)
+    except CitytraceError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", None) or getattr(exc, "code", 0) or 0
+        sys.exit(code)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

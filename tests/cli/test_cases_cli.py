@@ -1,0 +1,60 @@
+"""The `citytrace case` commands, run as a user runs them, on the embedded database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.factories import CARD_CSV, gpx_text
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "citytrace", *args], capture_output=True, text=True, timeout=300
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"citytrace {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+class TestCaseCommands:
+    def test_register_attach_review(self, tmp_path: Path) -> None:
+        created = run("case", "create", "--confirmed", "2020-03-05", "--onset", "2020-03-03", "--district", "11140")
+        assert "case 1 (C20200305-0001) registered" in created.stdout
+        gpx = tmp_path / "track.gpx"
+        gpx.write_text(gpx_text())
+        card = tmp_path / "card.csv"
+        card.write_text(CARD_CSV)
+        attached = run("case", "attach", "1", str(gpx), str(card))
+        assert "gpx, " in attached.stdout and "card, " in attached.stdout
+        again = run("case", "attach", "1", str(card))
+        assert "already attached" in again.stdout
+
+        shown = json.loads(run("case", "show", "1", "--json").stdout)
+        assert [e["kind"] for e in shown["evidence"]] == ["gpx", "card"]
+        route = shown["route"]
+        assert len(route) == 2 and route[1]["venue_name"] == "Seoul Station Cafe"
+
+        run("case", "visit", "reject", str(route[0]["id"]), "--note", "not the patient")
+        edited = run("case", "visit", "edit", str(route[1]["id"]), "--finished-at", "2020-03-03T21:30:00+09:00")
+        assert "confirmed (edited)" in edited.stdout
+        table = run("case", "route", "1").stdout
+        assert "rejected" in table and "Seoul Station Cafe" in table
+
+    def test_errors_are_one_line_without_traceback(self, tmp_path: Path) -> None:
+        bad_date = run("case", "create", "--confirmed", "2020-13-45", check=False)
+        assert bad_date.returncode == 2
+        assert "--confirmed" in bad_date.stderr and "Traceback" not in bad_date.stderr
+
+        missing = run("case", "show", "7", check=False)
+        assert missing.returncode == 2 and "case 7 does not exist" in missing.stderr
+
+        run("case", "create", "--confirmed", "2020-03-05")
+        empty = tmp_path / "empty.csv"
+        empty.write_text("")
+        refused = run("case", "attach", "1", str(empty), check=False)
+        assert refused.returncode == 2
+        assert "empty.csv" in refused.stderr and "Traceback" not in refused.stderr
+        assert json.loads(run("case", "show", "1", "--json").stdout)["evidence"] == []
