@@ -24,3 +24,17 @@ class InputError(CitytraceError):
         self.reason = message
         where = ", ".join(p for p in (path, location) if p)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def from_validation(exc: Exception) -> InputError:
+    """An :class:`InputError` naming each invalid field of a pydantic validation error."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        parts = []
+        for e in exc.errors():
+            field = ".".join(str(p) for p in e["loc"])
+            message = e["msg"].removeprefix("Value error, ")
+            parts.append(f"{field}: {message}" if field else message)
+        return InputError("; ".join(parts))
+    return InputError(str(exc))

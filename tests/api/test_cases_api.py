@@ -15,6 +15,7 @@ from citytrace.api.deps import get_session
 from citytrace.evidence.models import EvidenceFile
 from tests.factories import CARD_CSV, gpx_text
 
+
 @pytest.fixture
 def client(engine: Engine, session: Session) -> Iterator[TestClient]:
     app = create_app(engine)
@@ -40,14 +41,18 @@ def _case(client: TestClient) -> int:
 
 
 class TestCaseFlow:
-    def test_upload_reconstruct_review(self, client: TestClient, session: Session, tmp_path: Path) -> None:
+    def test_upload_reconstruct_review(
+        self, client: TestClient, session: Session, tmp_path: Path
+    ) -> None:
         case_id = _case(client)
         resp = client.post(
             f"/api/cases/{case_id}/evidence", files={"file": ("track.gpx", gpx_text().encode())}
         )
         assert resp.status_code == 201, resp.text
         assert resp.json()["kind"] == "gpx" and resp.json()["n_fixes"] == 99
-        resp = client.post(f"/api/cases/{case_id}/evidence", files={"file": ("card.csv", CARD_CSV.encode())})
+        resp = client.post(
+            f"/api/cases/{case_id}/evidence", files={"file": ("card.csv", CARD_CSV.encode())}
+        )
         assert resp.status_code == 201, resp.text
         assert resp.json()["kind"] == "card"
 
@@ -62,7 +67,10 @@ class TestCaseFlow:
         assert client.post(f"/api/visits/{first['id']}/confirm").json()["status"] == "confirmed"
         edited = client.patch(
             f"/api/visits/{second['id']}",
-            json={"finished_at": "2020-03-03T12:30:00+00:00", "note": "patient says they left at 21:30"},
+            json={
+                "finished_at": "2020-03-03T12:30:00+00:00",
+                "note": "patient says they left at 21:30",
+            },
         )
         assert edited.status_code == 200, edited.text
         assert edited.json()["edited"] is True
@@ -80,19 +88,27 @@ class TestCaseFlow:
         assert client.post(f"/api/cases/{case_id}/evidence", files=files).status_code == 201
         again = client.post(f"/api/cases/{case_id}/evidence", files=files)
         assert again.json()["already_attached"] is True
-        count = session.scalar(select(func.count()).select_from(EvidenceFile).where(EvidenceFile.case_id == case_id))
+        count = session.scalar(
+            select(func.count()).select_from(EvidenceFile).where(EvidenceFile.case_id == case_id)
+        )
         assert count == 1
 
-    def test_bad_file_is_refused_and_nothing_is_stored(self, client: TestClient, session: Session) -> None:
+    def test_bad_file_is_refused_and_nothing_is_stored(
+        self, client: TestClient, session: Session
+    ) -> None:
         case_id = _case(client)
         resp = client.post(
             f"/api/cases/{case_id}/evidence",
-            files={"file": ("Records.json", b'{"locations": [{"latitudeE7": 375663000, "longitudeE7"')},
+            files={
+                "file": ("Records.json", b'{"locations": [{"latitudeE7": 375663000, "longitudeE7"')
+            },
         )
         assert resp.status_code == 422
         assert "Records.json" in resp.json()["error"] or "truncated" in resp.json()["error"]
         assert "Traceback" not in resp.text
-        count = session.scalar(select(func.count()).select_from(EvidenceFile).where(EvidenceFile.case_id == case_id))
+        count = session.scalar(
+            select(func.count()).select_from(EvidenceFile).where(EvidenceFile.case_id == case_id)
+        )
         assert count == 0
 
     def test_identity_read_is_separate_and_audited(self, client: TestClient) -> None:
@@ -108,7 +124,8 @@ class TestErrors:
 
     def test_validation_errors_name_fields_not_values(self, client: TestClient) -> None:
         resp = client.post(
-            "/api/cases", json={"confirmed_date": "not-a-date", "identity": {"full_name": "", "phone": "abc"}}
+            "/api/cases",
+            json={"confirmed_date": "not-a-date", "identity": {"full_name": "", "phone": "abc"}},
         )
         assert resp.status_code == 422
         fields = {p["field"] for p in resp.json()["problems"]}
@@ -117,11 +134,17 @@ class TestErrors:
 
     def test_visit_edit_with_end_before_start_is_refused(self, client: TestClient) -> None:
         case_id = _case(client)
-        client.post(f"/api/cases/{case_id}/evidence", files={"file": ("card.csv", CARD_CSV.encode())})
+        client.post(
+            f"/api/cases/{case_id}/evidence", files={"file": ("card.csv", CARD_CSV.encode())}
+        )
         (visit,) = client.get(f"/api/cases/{case_id}/route").json()
-        resp = client.patch(f"/api/visits/{visit['id']}", json={"finished_at": "2020-03-01T00:00:00+00:00"})
+        resp = client.patch(
+            f"/api/visits/{visit['id']}", json={"finished_at": "2020-03-01T00:00:00+00:00"}
+        )
         assert resp.status_code == 422 and "finished_at" in resp.json()["error"]
 
     def test_openapi_documents_the_routes(self, client: TestClient) -> None:
         paths = client.get("/openapi.json").json()["paths"]
-        assert "/api/cases/{case_id}/evidence" in paths and "/api/visits/{visit_id}/confirm" in paths
+        assert (
+            "/api/cases/{case_id}/evidence" in paths and "/api/visits/{visit_id}/confirm" in paths
+        )

@@ -15,13 +15,24 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "citytrace", *args], capture_output=True, text=True, timeout=300
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"citytrace {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"citytrace {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
 class TestCaseCommands:
     def test_register_attach_review(self, tmp_path: Path) -> None:
-        created = run("case", "create", "--confirmed", "2020-03-05", "--onset", "2020-03-03", "--district", "11140")
+        created = run(
+            "case",
+            "create",
+            "--confirmed",
+            "2020-03-05",
+            "--onset",
+            "2020-03-03",
+            "--district",
+            "11140",
+        )
         assert "case 1 (C20200305-0001) registered" in created.stdout
         gpx = tmp_path / "track.gpx"
         gpx.write_text(gpx_text())
@@ -38,7 +49,14 @@ class TestCaseCommands:
         assert len(route) == 2 and route[1]["venue_name"] == "Seoul Station Cafe"
 
         run("case", "visit", "reject", str(route[0]["id"]), "--note", "not the patient")
-        edited = run("case", "visit", "edit", str(route[1]["id"]), "--finished-at", "2020-03-03T21:30:00+09:00")
+        edited = run(
+            "case",
+            "visit",
+            "edit",
+            str(route[1]["id"]),
+            "--finished-at",
+            "2020-03-03T21:30:00+09:00",
+        )
         assert "confirmed (edited)" in edited.stdout
         table = run("case", "route", "1").stdout
         assert "rejected" in table and "Seoul Station Cafe" in table

@@ -58,7 +58,10 @@ def _obs(rows: list[dict[str, object]]) -> pa.Table:
 
 class TestReconstructRoute:
     def test_stay_and_payment_at_one_place_make_one_visit_named_by_the_payment(self) -> None:
-        fixes = _fixes((CAFE, T0, T0 + timedelta(minutes=40)), (GYM, T0 + timedelta(hours=2), T0 + timedelta(hours=3)))
+        fixes = _fixes(
+            (CAFE, T0, T0 + timedelta(minutes=40)),
+            (GYM, T0 + timedelta(hours=2), T0 + timedelta(hours=3)),
+        )
         card = _obs(
             [
                 {
@@ -85,14 +88,35 @@ class TestReconstructRoute:
         assert cafe.confidence > gym.confidence
 
     def test_payment_alone_gets_its_kinds_dwell_time(self) -> None:
-        card = _obs([{"kind": "card", "started_at": T0, "latitude": CAFE[0], "longitude": CAFE[1], "place_kind": "restaurant"}])
+        card = _obs(
+            [
+                {
+                    "kind": "card",
+                    "started_at": T0,
+                    "latitude": CAFE[0],
+                    "longitude": CAFE[1],
+                    "place_kind": "restaurant",
+                }
+            ]
+        )
         (visit,) = reconstruct_route(fixes=None, observations=card)
         # A restaurant payment falls late in an hour-long visit.
         assert visit.started_at == T0 - timedelta(minutes=45)
         assert visit.finished_at == T0 + timedelta(minutes=15)
 
     def test_checkin_opens_the_visit(self) -> None:
-        obs = _obs([{"kind": "checkin", "started_at": T0, "latitude": GYM[0], "longitude": GYM[1], "place_kind": "gym", "place_name": "Iron Gym"}])
+        obs = _obs(
+            [
+                {
+                    "kind": "checkin",
+                    "started_at": T0,
+                    "latitude": GYM[0],
+                    "longitude": GYM[1],
+                    "place_kind": "gym",
+                    "place_name": "Iron Gym",
+                }
+            ]
+        )
         (visit,) = reconstruct_route(fixes=None, observations=obs)
         assert visit.started_at == T0 and visit.finished_at == T0 + timedelta(minutes=75)
 
@@ -100,7 +124,12 @@ class TestReconstructRoute:
         obs = _obs(
             [
                 {"kind": "checkin", "started_at": T0, "latitude": CAFE[0], "longitude": CAFE[1]},
-                {"kind": "checkin", "started_at": T0 + timedelta(minutes=5), "latitude": GYM[0], "longitude": GYM[1]},
+                {
+                    "kind": "checkin",
+                    "started_at": T0 + timedelta(minutes=5),
+                    "latitude": GYM[0],
+                    "longitude": GYM[1],
+                },
             ]
         )
         assert len(reconstruct_route(fixes=None, observations=obs)) == 2
@@ -129,8 +158,22 @@ class TestReconstructRoute:
     def test_long_cell_record_alone_is_a_low_confidence_visit_short_one_is_dropped(self) -> None:
         obs = _obs(
             [
-                {"kind": "cell", "started_at": T0, "finished_at": T0 + timedelta(minutes=90), "latitude": GYM[0], "longitude": GYM[1], "radius_m": 800.0},
-                {"kind": "cell", "started_at": T0 + timedelta(hours=3), "finished_at": T0 + timedelta(hours=3, minutes=10), "latitude": CAFE[0], "longitude": CAFE[1], "radius_m": 800.0},
+                {
+                    "kind": "cell",
+                    "started_at": T0,
+                    "finished_at": T0 + timedelta(minutes=90),
+                    "latitude": GYM[0],
+                    "longitude": GYM[1],
+                    "radius_m": 800.0,
+                },
+                {
+                    "kind": "cell",
+                    "started_at": T0 + timedelta(hours=3),
+                    "finished_at": T0 + timedelta(hours=3, minutes=10),
+                    "latitude": CAFE[0],
+                    "longitude": CAFE[1],
+                    "radius_m": 800.0,
+                },
             ]
         )
         (visit,) = reconstruct_route(fixes=None, observations=obs)
@@ -138,13 +181,18 @@ class TestReconstructRoute:
         assert visit.confidence < 0.5
 
     def test_visits_are_cut_to_the_window_and_located(self) -> None:
-        fixes = _fixes((CAFE, T0, T0 + timedelta(minutes=40)), (GYM, T0 + timedelta(days=3), T0 + timedelta(days=3, minutes=40)))
+        fixes = _fixes(
+            (CAFE, T0, T0 + timedelta(minutes=40)),
+            (GYM, T0 + timedelta(days=3), T0 + timedelta(days=3, minutes=40)),
+        )
         window = DisclosureWindow(start=T0 + timedelta(minutes=20), end=T0 + timedelta(days=1))
         calls: list[int] = []
 
         def locate(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             calls.append(len(lat))
-            return np.array(["11140"] * len(lat), dtype=object), np.array(["11140550"] * len(lat), dtype=object)
+            return np.array(["11140"] * len(lat), dtype=object), np.array(
+                ["11140550"] * len(lat), dtype=object
+            )
 
         visits = reconstruct_route(fixes=fixes, observations=None, window=window, locate=locate)
         assert len(visits) == 1
@@ -155,8 +203,49 @@ class TestReconstructRoute:
     def test_stay_points_follow_the_thresholds(self) -> None:
         fixes = _fixes((CAFE, T0, T0 + timedelta(minutes=4)))
         assert reconstruct_route(fixes=fixes, observations=None) == []
-        loose = RouteParams(time_threshold_min=2)
+        loose = RouteParams(time_threshold_min=2, min_uncorroborated_min=0)
         assert len(reconstruct_route(fixes=fixes, observations=None, params=loose)) == 1
+
+    def test_short_stop_with_nothing_but_gps_is_dropped_unless_a_record_backs_it(self) -> None:
+        fixes = _fixes((CAFE, T0, T0 + timedelta(minutes=7)))
+        assert reconstruct_route(fixes=fixes, observations=None) == []
+        card = _obs(
+            [
+                {
+                    "kind": "card",
+                    "started_at": T0 + timedelta(minutes=3),
+                    "latitude": CAFE[0],
+                    "longitude": CAFE[1],
+                    "place_kind": "cafe",
+                }
+            ]
+        )
+        (visit,) = reconstruct_route(fixes=fixes, observations=card)
+        assert visit.evidence_kinds == ("card", "gps")
+
+    def test_silence_at_one_place_joins_the_stays_around_it(self) -> None:
+        # At home from 0:00 to 0:30, the phone silent for two hours, at home again until 3:00.
+        fixes = _fixes(
+            (CAFE, T0, T0 + timedelta(minutes=30)),
+            (CAFE, T0 + timedelta(hours=2, minutes=30), T0 + timedelta(hours=3)),
+        )
+        (visit,) = reconstruct_route(fixes=fixes, observations=None)
+        assert visit.started_at == T0
+        assert visit.finished_at == T0 + timedelta(hours=3)
+        # One kind of evidence seen in pieces is not more certain than seen once.
+        assert visit.confidence == pytest.approx(0.7)
+        # Silence longer than the bridge keeps them apart.
+        short = RouteParams(bridge_gap_max_min=60)
+        assert len(reconstruct_route(fixes=fixes, observations=None, params=short)) == 2
+
+    def test_a_stay_cut_by_the_phone_switching_off_is_kept(self) -> None:
+        fixes = _fixes(
+            (CAFE, T0, T0 + timedelta(minutes=20)),
+            (GYM, T0 + timedelta(hours=6), T0 + timedelta(hours=7)),
+        )
+        cafe, gym = reconstruct_route(fixes=fixes, observations=None)
+        assert cafe.finished_at == T0 + timedelta(minutes=20)
+        assert gym.started_at == T0 + timedelta(hours=6)
 
 
 class TestDisclosureWindow:

@@ -40,8 +40,7 @@ def list_cases(
     session: SessionDep, district_code: str | None = None, status: CaseStatus | None = None
 ) -> list[CaseOut]:
     return [
-        _out(c)
-        for c in service.list_(session=session, district_code=district_code, status=status)
+        _out(c) for c in service.list_(session=session, district_code=district_code, status=status)
     ]
 
 

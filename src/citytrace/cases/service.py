@@ -12,7 +12,7 @@ from citytrace.audit import service as audit
 from citytrace.cases.models import Case, CaseIdentity, CaseStatus
 from citytrace.cases.schemas import CaseCreate, CaseDates, CaseUpdate
 from citytrace.config import get_settings
-from citytrace.errors import ConflictError, InputError, NotFoundError
+from citytrace.errors import ConflictError, InputError, NotFoundError, from_validation
 from citytrace.investigation.route import DisclosureWindow
 
 
@@ -99,7 +99,7 @@ def update(*, session: Session, actor: str, case_id: int, data: CaseUpdate) -> C
     try:
         CaseDates(**merged)
     except ValueError as exc:
-        raise InputError(str(exc).splitlines()[-1].strip()) from None
+        raise from_validation(exc) from None
     for key, value in changes.items():
         setattr(case, key, value)
     session.flush()

@@ -10,7 +10,7 @@ import typer
 from citytrace.cases import service
 from citytrace.cases.schemas import CaseCreate, CaseOut, IdentityIn
 from citytrace.cli._common import actor, echo_json, parse_date, session_scope
-from citytrace.errors import InputError
+from citytrace.errors import from_validation
 from citytrace.evidence import service as evidence
 from citytrace.evidence.readers import EvidenceKind
 from citytrace.investigation import service as investigation
@@ -21,16 +21,6 @@ visit_app = typer.Typer(help="Review one visit of a route.", no_args_is_help=Tru
 app.add_typer(visit_app, name="visit")
 
 
-def _validation_message(exc: Exception) -> str:
-    from pydantic import ValidationError
-
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'case'}: {e['msg']}" for e in exc.errors()
-        )
-    return str(exc)
-
-
 @app.command("create")
 def create(
     confirmed: Annotated[str, typer.Option(help="Confirmation date, YYYY-MM-DD.")],
@@ -38,7 +28,9 @@ def create(
     specimen: Annotated[str | None, typer.Option(help="Specimen collection date.")] = None,
     isolated: Annotated[str | None, typer.Option(help="Isolation date.")] = None,
     district: Annotated[str | None, typer.Option(help="District code, e.g. 11140.")] = None,
-    reference: Annotated[str | None, typer.Option(help="Case reference; made up if absent.")] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="Case reference; made up if absent.")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Patient's name (stored apart).")] = None,
     phone: Annotated[str | None, typer.Option(help="Patient's phone (stored apart).")] = None,
 ) -> None:
@@ -54,7 +46,7 @@ def create(
             identity=None if name is None else IdentityIn(full_name=name, phone=phone),
         )
     except ValueError as exc:
-        raise InputError(_validation_message(exc)) from None
+        raise from_validation(exc) from None
     with session_scope() as session:
         case = service.create(session=session, actor=actor(), data=data)
         typer.echo(f"case {case.id} ({case.reference}) registered")
@@ -104,27 +96,39 @@ def show(
         case = service.get_or_raise(session=session, case_id=case_id)
         window = service.window(case)
         files = evidence.list_(session=session, case_id=case_id)
-        visits = [VisitOut.model_validate(v) for v in investigation.list_visits(session=session, case_id=case_id)]
+        visits = [
+            VisitOut.model_validate(v)
+            for v in investigation.list_visits(session=session, case_id=case_id)
+        ]
         if as_json:
             echo_json(
                 {
                     "case": CaseOut.model_validate(case).model_dump(mode="json")
                     | {"window_start": window.start, "window_end": window.end},
                     "evidence": [
-                        {"id": e.id, "kind": e.kind, "name": e.original_name, "fixes": e.n_fixes,
-                         "observations": e.n_observations, "rejected": e.records_rejected}
+                        {
+                            "id": e.id,
+                            "kind": e.kind,
+                            "name": e.original_name,
+                            "fixes": e.n_fixes,
+                            "observations": e.n_observations,
+                            "rejected": e.records_rejected,
+                        }
                         for e in files
                     ],
                     "route": [v.model_dump(mode="json") for v in visits],
                 }
             )
             return
-        typer.echo(f"case {case.id} {case.reference}  district {case.district_code or '-'}  {case.status}")
+        typer.echo(
+            f"case {case.id} {case.reference}  district {case.district_code or '-'}  {case.status}"
+        )
         typer.echo(f"window {window.start.isoformat()} .. {window.end.isoformat()}")
         for e in files:
             typer.echo(
                 f"  evidence {e.id}: {e.kind} {e.original_name} "
-                f"({e.n_fixes} fixes, {e.n_observations} observations, {e.records_rejected} rejected)"
+                f"({e.n_fixes} fixes, {e.n_observations} observations, "
+                f"{e.records_rejected} rejected)"
             )
         _print_route(visits)
 
@@ -132,15 +136,24 @@ def show(
 @app.command("attach")
 def attach(
     case_id: int,
-    files: Annotated[list[Path], typer.Argument(help="Evidence files.", exists=True, dir_okay=False)],
-    kind: Annotated[EvidenceKind | None, typer.Option(help="Kind of all files; sniffed if absent.")] = None,
+    files: Annotated[
+        list[Path], typer.Argument(help="Evidence files.", exists=True, dir_okay=False)
+    ],
+    kind: Annotated[
+        EvidenceKind | None, typer.Option(help="Kind of all files; sniffed if absent.")
+    ] = None,
     assume_tz: Annotated[str | None, typer.Option(help="Zone for times without an offset.")] = None,
 ) -> None:
     """Attach evidence files (each one import, all or nothing) and rebuild the route."""
     for path in files:
         with session_scope() as session:
             result = evidence.attach(
-                session=session, actor=actor(), case_id=case_id, path=path, kind=kind, assume_tz=assume_tz
+                session=session,
+                actor=actor(),
+                case_id=case_id,
+                path=path,
+                kind=kind,
+                assume_tz=assume_tz,
             )
             e = result.evidence
             if not result.created:
@@ -154,7 +167,9 @@ def attach(
                 typer.echo(f"  {issue['severity']}: {issue['location']}: {issue['reason']}")
             if len(e.issues) > 20:
                 typer.echo(f"  ... and {len(e.issues) - 20} more")
-            result_route = investigation.rebuild_route(session=session, actor=actor(), case_id=case_id)
+            result_route = investigation.rebuild_route(
+                session=session, actor=actor(), case_id=case_id
+            )
             typer.echo(f"route: {result_route.proposed} visits proposed")
 
 
@@ -169,7 +184,10 @@ def route(
         service.get_or_raise(session=session, case_id=case_id)
         if rebuild:
             investigation.rebuild_route(session=session, actor=actor(), case_id=case_id)
-        visits = [VisitOut.model_validate(v) for v in investigation.list_visits(session=session, case_id=case_id)]
+        visits = [
+            VisitOut.model_validate(v)
+            for v in investigation.list_visits(session=session, case_id=case_id)
+        ]
         if as_json:
             echo_json([v.model_dump(mode="json") for v in visits])
         else:
@@ -226,5 +244,5 @@ def edit(
     try:
         changes = VisitEdit(**values)  # type: ignore[arg-type]
     except ValueError as exc:
-        raise InputError(_validation_message(exc)) from None
+        raise from_validation(exc) from None
     _review(visit_id, ReviewAction.EDIT, changes)

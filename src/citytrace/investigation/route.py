@@ -12,13 +12,15 @@ The method, in order:
    where it names one, a venue. Point-in-time records (a card payment, a check-in without check-out,
    a single cell sighting) get an interval from their venue kind's typical dwell time
    (:data:`DWELL_MIN`), placed around the moment as that kind of record usually is (a check-in
-   opens a visit; a payment falls inside it).
+   or a fare opens a visit; a restaurant bill falls near its end).
 3. Precise sightings (stays, place visits, check-ins, card payments) are clustered in time order: a
    sighting joins the current visit when their intervals overlap or nearly touch
-   (``join_gap_min``) and it lies within ``merge_distance_m`` of the visit's position.
+   (``join_gap_min``) and it lies within ``merge_distance_m`` of the visit's position. Consecutive
+   visits at one place with only silence between them (a sleeping phone) are joined.
 4. Coarse telecom cell sightings corroborate the visits they overlap and contain; a long cell
    sighting that corroborates nothing becomes a low-confidence visit of its own, so that the
-   investigator sees it.
+   investigator sees it. Visits that only a position supports and that are shorter than
+   ``min_uncorroborated_min`` are dropped.
 5. Each visit gets the position of its best evidence (a named venue over a GPS stay over a cell
    site), the venue named by the evidence, a confidence that grows with independent kinds of
    evidence, and is cut to the disclosure window.
@@ -58,6 +60,8 @@ DWELL_MIN: dict[str, float] = {
     "bus": 20,
 }
 DEFAULT_DWELL_MIN = 30.0
+# Where a payment is made on arrival (a fare, an order at the counter) rather than on leaving.
+PAID_ON_ARRIVAL = frozenset({"subway", "bus", "cafe", "pc_bang", "karaoke", "gym"})
 
 # How much one piece of evidence of each kind supports a visit on its own (0..1).
 EVIDENCE_WEIGHT: dict[str, float] = {
@@ -85,6 +89,8 @@ class RouteParams:
     cell_only_min_duration_min: float = 30.0
     cell_margin_m: float = 100.0
     gps_stay_radius_m: float = 50.0
+    bridge_gap_max_min: float = 240.0
+    min_uncorroborated_min: float = 10.0
     dwell_min: dict[str, float] = field(default_factory=lambda: dict(DWELL_MIN))
 
 
@@ -181,9 +187,15 @@ def sightings_from_fixes(fixes: pa.Table, params: RouteParams) -> list[Sighting]
     """GPS stays found in raw fixes (columns ``tracked_at, latitude, longitude``)."""
     if fixes.num_rows == 0:
         return []
+    # The sliding rule drops a stay that ends in a gap (the phone switched off on arrival). For
+    # a route, that stay matters: so each stretch between gaps is a track of its own, and its
+    # last stay is kept, ending at the last fix before the gap.
+    times = np.asarray(fixes.column("tracked_at").cast(pa.int64()), dtype=np.int64)
+    gap_us = params.gap_threshold_min * 60e6
+    segment = np.concatenate([[0], np.cumsum(np.diff(times) > gap_us)]).astype(np.int64)
     track = pa.table(
         {
-            "user_id": pa.array(np.zeros(fixes.num_rows, dtype=np.int64)),
+            "user_id": pa.array(segment),
             "tracked_at": fixes.column("tracked_at"),
             "latitude": fixes.column("latitude"),
             "longitude": fixes.column("longitude"),
@@ -214,12 +226,12 @@ def _assumed_interval(
     kind: str, at: datetime, venue_kind: str | None, params: RouteParams
 ) -> tuple[datetime, datetime]:
     dwell = timedelta(minutes=params.dwell_min.get(venue_kind or "", DEFAULT_DWELL_MIN))
-    if kind == "checkin":
+    if kind == "checkin" or (kind == "card" and venue_kind in PAID_ON_ARRIVAL):
         return at, at + dwell
     if kind == "cell":
         # A single sighting says little about how long the phone stayed.
         return at - timedelta(minutes=5), at + timedelta(minutes=5)
-    # A payment falls late in a visit more often than early (paying on the way out).
+    # Elsewhere a payment falls late in a visit (paying on the way out).
     return at - dwell * 0.75, at + dwell * 0.25
 
 
@@ -304,6 +316,30 @@ def _cluster(precise: Sequence[Sighting], params: RouteParams) -> list[_Cluster]
     return clusters
 
 
+def _bridge(clusters: list[_Cluster], params: RouteParams) -> list[_Cluster]:
+    """Join consecutive visits at one place separated only by a stretch without evidence.
+
+    A phone that sleeps at home or at the office reports rarely; when the evidence before and
+    after a silence puts the person at the same place and nothing puts them elsewhere, they
+    stayed (up to ``bridge_gap_max_min``).
+    """
+    result: list[_Cluster] = []
+    limit = timedelta(minutes=params.bridge_gap_max_min)
+    for c in clusters:
+        last = result[-1] if result else None
+        if (
+            last is not None
+            and c.started_at - last.finished_at <= limit
+            and _haversine_m(last.latitude, last.longitude, c.latitude, c.longitude)
+            <= params.merge_distance_m
+        ):
+            for m in c.members:
+                last.add(m)
+        else:
+            result.append(c)
+    return result
+
+
 def _visit_of(cluster: _Cluster) -> RouteVisit:
     members = cluster.members
     measured = [m for m in members if m.measured]
@@ -325,12 +361,15 @@ def _visit_of(cluster: _Cluster) -> RouteVisit:
     if venue:
         venue_id, venue_name, venue_kind, address = venue.most_common(1)[0][0]
     kinds = tuple(sorted({m.kind for m in members}))
-    doubt = 1.0
+    # Independent kinds of evidence corroborate each other; more records of one kind (a stay
+    # seen in pieces) do not.
+    support: dict[str, float] = {}
     for m in members:
         weight = EVIDENCE_WEIGHT.get(m.kind, 0.3)
         if m.confidence is not None and m.kind == "place_visit":
             weight = min(weight, max(0.05, float(m.confidence)))
-        doubt *= 1.0 - weight
+        support[m.kind] = max(support.get(m.kind, 0.0), weight)
+    doubt = math.prod(1.0 - w for w in support.values())
     return RouteVisit(
         started_at=started,
         finished_at=finished,
@@ -366,7 +405,9 @@ def _corroborate(
             reach = cell.radius_m + params.cell_margin_m
             if _haversine_m(v.latitude, v.longitude, cell.latitude, cell.longitude) <= reach:
                 kinds = tuple(sorted(set(v.evidence_kinds) | {"cell"}))
-                conf = 1.0 - (1.0 - v.confidence) * (1.0 - EVIDENCE_WEIGHT["cell"] / 2)
+                conf = v.confidence
+                if "cell" not in v.evidence_kinds:
+                    conf = 1.0 - (1.0 - conf) * (1.0 - EVIDENCE_WEIGHT["cell"] / 2)
                 result[idx] = replace(
                     v,
                     evidence_kinds=kinds,
@@ -393,7 +434,7 @@ def reconstruct_route(
     Parameters
     ----------
     fixes
-        Raw fixes with ``tracked_at`` (UTC), ``latitude``, ``longitude``; ``None`` if there are none.
+        Raw fixes with ``tracked_at`` (UTC), ``latitude``, ``longitude``, or ``None``.
     observations
         Evidence of presence with ``kind``, ``started_at``, ``finished_at`` (null for a point in
         time), ``latitude``, ``longitude``, ``radius_m``, ``place_id``, ``place_name``,
@@ -411,11 +452,22 @@ def reconstruct_route(
         sightings += sightings_from_observations(observations, params)
     precise = [s for s in sightings if s.kind != "cell"]
     cells = [s for s in sightings if s.kind == "cell"]
-    visits = [_visit_of(c) for c in _cluster(precise, params)]
+    visits = [_visit_of(c) for c in _bridge(_cluster(precise, params), params)]
     visits = _corroborate(visits, cells, params)
+    # A short stop that nothing but a position supports is most often a traffic light.
+    weak = {"gps", "cell"}
+    visits = [
+        v
+        for v in visits
+        if not set(v.evidence_kinds) <= weak or v.duration_min >= params.min_uncorroborated_min
+    ]
     if window is not None:
         visits = [
-            replace(v, started_at=max(v.started_at, window.start), finished_at=min(v.finished_at, window.end))
+            replace(
+                v,
+                started_at=max(v.started_at, window.start),
+                finished_at=min(v.finished_at, window.end),
+            )
             for v in visits
             if v.finished_at > window.start and v.started_at < window.end
         ]

@@ -16,7 +16,9 @@ router = APIRouter(tags=["route"])
 def get_route(case_id: int, session: SessionDep, actor: ActorDep) -> list[VisitOut]:
     """The case's visits in time order, each with its evidence, confidence and review state."""
     cases.get_or_raise(session=session, case_id=case_id)
-    return [VisitOut.model_validate(v) for v in service.list_visits(session=session, case_id=case_id)]
+    return [
+        VisitOut.model_validate(v) for v in service.list_visits(session=session, case_id=case_id)
+    ]
 
 
 @router.post("/api/cases/{case_id}/route/rebuild")

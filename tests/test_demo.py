@@ -1,0 +1,29 @@
+"""The demo fills an empty database once, through the real import path."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from citytrace.cases.models import Case
+from citytrace.db import make_engine
+from citytrace.demo import load_demo
+from citytrace.evidence.models import EvidenceFile
+from citytrace.investigation.models import Visit
+from citytrace.migrations import upgrade
+
+
+class TestLoadDemo:
+    def test_loads_cases_with_routes_once(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+        upgrade(engine)
+        message = load_demo(engine, n_people=300, n_cases=2, n_days=7)
+        assert message.startswith("demo loaded: 2 cases")
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(Case)) == 2
+            kinds = set(session.scalars(select(EvidenceFile.kind)))
+            assert "google_records" in kinds and "cell" in kinds
+            assert session.scalar(select(func.count()).select_from(Visit)) > 5
+            districts = set(session.scalars(select(Visit.district_code)))
+            assert districts - {None}
+        assert load_demo(engine, n_people=300, n_cases=2, n_days=7).startswith("demo not loaded")
