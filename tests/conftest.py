@@ -37,7 +37,9 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _settings(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Each test gets its own data folder and fresh settings."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("CITYTRACE_HOME", str(home))
@@ -71,7 +73,9 @@ def _postgres_engine(worker: str) -> Engine:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """A migrated database of each kind: the embedded SQLite and the real PostgreSQL."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     if request.param == "sqlite":

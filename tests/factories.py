@@ -37,6 +37,8 @@ def gpx_text() -> str:
 
 
 CARD_CSV = (
-    "transacted_at,merchant_id,merchant_name,merchant_category,latitude,longitude,address,amount_krw\n"
-    "2020-03-03T11:20:00+09:00,M-77,Seoul Station Cafe,cafe,37.55475,126.97075,Hangang-daero 405,4500\n"
+    "transacted_at,merchant_id,merchant_name,merchant_category,"
+    "latitude,longitude,address,amount_krw\n"
+    "2020-03-03T11:20:00+09:00,M-77,Seoul Station Cafe,cafe,"
+    "37.55475,126.97075,Hangang-daero 405,4500\n"
 )

@@ -1,3 +1,3 @@
-"""citytrace: screening, investigation, exposure search and disclosure for a city health authority."""
+"""citytrace: screening, investigation, exposure search and disclosure for a health authority."""
 
 __version__ = "0.1.0"

@@ -21,12 +21,16 @@ def _create(session: Session, **overrides: object) -> int:
 
 
 class TestCreate:
-    def test_identity_is_stored_apart_and_audit_has_no_personal_data(self, session: Session) -> None:
+    def test_identity_is_stored_apart_and_audit_has_no_personal_data(
+        self, session: Session
+    ) -> None:
         identity = IdentityIn(full_name="김민수", phone="010-1234-5678")
         case = service.create(
             session=session,
             actor="tester",
-            data=CaseCreate(confirmed_date=date(2020, 3, 5), district_code="11140", identity=identity),
+            data=CaseCreate(
+                confirmed_date=date(2020, 3, 5), district_code="11140", identity=identity
+            ),
         )
         stored = session.scalar(select(CaseIdentity).where(CaseIdentity.case_id == case.id))
         assert stored is not None and stored.full_name == "김민수"
@@ -56,18 +60,26 @@ class TestUpdate:
     def test_update_changes_fields_and_audits_their_names(self, session: Session) -> None:
         case_id = _create(session)
         service.update(
-            session=session, actor="tester", case_id=case_id, data=CaseUpdate(isolated_date=date(2020, 3, 6))
+            session=session,
+            actor="tester",
+            case_id=case_id,
+            data=CaseUpdate(isolated_date=date(2020, 3, 6)),
         )
         case = service.get_or_raise(session=session, case_id=case_id)
         assert case.isolated_date == date(2020, 3, 6)
         last = audit.list_(session=session, entity="case", entity_id=case_id)[-1]
         assert last.action == "case.update" and last.detail == {"fields": ["isolated_date"]}
 
-    def test_update_that_breaks_date_order_is_refused_and_changes_nothing(self, session: Session) -> None:
+    def test_update_that_breaks_date_order_is_refused_and_changes_nothing(
+        self, session: Session
+    ) -> None:
         case_id = _create(session)
         with pytest.raises(InputError, match="isolation date is before"):
             service.update(
-                session=session, actor="t", case_id=case_id, data=CaseUpdate(isolated_date=date(2020, 2, 1))
+                session=session,
+                actor="t",
+                case_id=case_id,
+                data=CaseUpdate(isolated_date=date(2020, 2, 1)),
             )
         assert service.get_or_raise(session=session, case_id=case_id).isolated_date is None
 
@@ -87,7 +99,9 @@ class TestReadIdentity:
 
 class TestWindow:
     def test_window_starts_two_days_before_onset_in_seoul_time(self, session: Session) -> None:
-        case = service.get_or_raise(session=session, case_id=_create(session, isolated_date=date(2020, 3, 5)))
+        case = service.get_or_raise(
+            session=session, case_id=_create(session, isolated_date=date(2020, 3, 5))
+        )
         window = service.window(case)
         # 2020-02-29 00:00 KST is 2020-02-28 15:00 UTC; the isolation day is kept whole.
         assert window.start == datetime(2020, 2, 28, 15, tzinfo=UTC)
@@ -96,6 +110,8 @@ class TestWindow:
     def test_asymptomatic_window_starts_before_specimen(self, session: Session) -> None:
         case = service.get_or_raise(
             session=session,
-            case_id=_create(session, symptom_onset_date=None, specimen_collected_date=date(2020, 3, 4)),
+            case_id=_create(
+                session, symptom_onset_date=None, specimen_collected_date=date(2020, 3, 4)
+            ),
         )
         assert service.window(case).start == datetime(2020, 3, 1, 15, tzinfo=UTC)

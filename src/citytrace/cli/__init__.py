@@ -10,7 +10,7 @@ from citytrace.errors import CitytraceError
 
 app = typer.Typer(
     name="citytrace",
-    help="Screening, case investigation, exposure search and disclosure for a city health authority.",
+    help="Screening, investigation, exposure search and disclosure for a city health authority.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

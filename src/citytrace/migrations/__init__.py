@@ -1,4 +1,4 @@
-"""Schema migrations, applied by :func:`upgrade` at service start and by ``citytrace db upgrade``."""
+"""Schema migrations, applied by :func:`upgrade` at start and by ``citytrace db upgrade``."""
 
 from __future__ import annotations
 
