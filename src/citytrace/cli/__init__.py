@@ -19,10 +19,11 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so that `citytrace --help` stays fast and each domain owns its commands.
-    from citytrace.cli import cases, serve, staypoints, synth
+    from citytrace.cli import cases, exposures, serve, staypoints, synth
 
     app.command("serve")(serve.serve)
     app.command("staypoints")(staypoints.staypoints)
+    app.command("exposures")(exposures.exposures)
     app.add_typer(synth.app, name="synth")
     app.add_typer(cases.app, name="case")
     app.add_typer(serve.db_app, name="db")
