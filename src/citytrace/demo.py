@@ -69,19 +69,8 @@ def load_demo(
                     ),
                 )
                 for path in files:
-                    if path.stat().st_size and _has_rows(path):
-                        evidence.attach(
-                            session=session, actor=DEMO_ACTOR, case_id=case.id, path=path
-                        )
+                    evidence.attach(session=session, actor=DEMO_ACTOR, case_id=case.id, path=path)
                 visits += investigation.rebuild_route(
                     session=session, actor=DEMO_ACTOR, case_id=case.id
                 ).proposed
     return f"demo loaded: {len(picked)} cases, {visits} visits proposed"
-
-
-def _has_rows(path: Path) -> bool:
-    """A CSV export with a header and no rows is a person without records of that kind."""
-    if path.suffix != ".csv":
-        return True
-    with path.open("rb") as handle:
-        return sum(1 for _ in zip(range(2), handle, strict=False)) > 1

@@ -33,7 +33,8 @@ class RouteScore:
 def _distance_m(lat: np.ndarray, lon: np.ndarray, plat: float, plon: float) -> np.ndarray:
     """Haversine distance from arrays of points (radians) to one point (radians)."""
     a = np.sin((lat - plat) / 2) ** 2 + np.cos(plat) * np.cos(lat) * np.sin((lon - plon) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    distance: np.ndarray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    return distance
 
 
 def _times(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
