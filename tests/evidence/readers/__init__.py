@@ -1,0 +1,1 @@
+"""Tests of citytrace.evidence.readers."""
