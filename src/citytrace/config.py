@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Seoul"
     # Disclosure window: from this many days before symptom onset (or specimen collection).
     window_days_before_onset: int = 2
+    # Readers stream, but keep the fixes they read (about 0.6 bytes per byte of a JSON export):
+    # a larger file is refused before reading, with a suggestion to split it by period.
+    max_evidence_mb: int = 4096
 
     @property
     def resolved_database_url(self) -> str:

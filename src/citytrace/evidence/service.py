@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from citytrace.audit import service as audit
 from citytrace.cases import service as cases
 from citytrace.config import get_settings
+from citytrace.errors import InputError
 from citytrace.evidence.models import EvidenceFile
 from citytrace.evidence.readers import (
     FIX_SCHEMA,
@@ -81,6 +82,14 @@ def attach(
 ) -> AttachResult:
     """Read ``path`` and attach what it holds to the case; a file already attached is skipped."""
     case = cases.get_or_raise(session=session, case_id=case_id)
+    limit_mb = get_settings().max_evidence_mb
+    size = path.stat().st_size
+    if size > limit_mb * 1024 * 1024:
+        raise InputError(
+            f"the file is {size / 2**20:,.0f} MB, more than the {limit_mb:,} MB an import may be "
+            "(CITYTRACE_MAX_EVIDENCE_MB); split the export by period and import the parts",
+            path=original_name or path.name,
+        )
     digest = sha256_of(path)
     existing = session.scalar(
         select(EvidenceFile).where(EvidenceFile.case_id == case.id, EvidenceFile.sha256 == digest)
