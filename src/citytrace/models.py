@@ -2,7 +2,8 @@
 
 from citytrace.audit.models import AuditEvent
 from citytrace.cases.models import Case, CaseIdentity
+from citytrace.contacts.models import Contact
 from citytrace.evidence.models import EvidenceFile
 from citytrace.investigation.models import Visit
 
-__all__ = ["AuditEvent", "Case", "CaseIdentity", "EvidenceFile", "Visit"]
+__all__ = ["AuditEvent", "Case", "CaseIdentity", "Contact", "EvidenceFile", "Visit"]

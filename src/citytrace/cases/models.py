@@ -28,6 +28,9 @@ class Case(Base):
     confirmed_date: Mapped[date]
     isolated_date: Mapped[date | None]
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The case's own pseudonymous id in the city's records, so that the exposure search does
+    # not list the case as its own contact.
+    person_ref: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -19,7 +19,17 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so that `citytrace --help` stays fast and each domain owns its commands.
-    from citytrace.cli import cases, exposures, serve, staypoints, synth
+    from citytrace.cli import (
+        audit,
+        cases,
+        exposures,
+        keys,
+        retention,
+        serve,
+        staypoints,
+        synth,
+        users,
+    )
 
     app.command("serve")(serve.serve)
     app.command("staypoints")(staypoints.staypoints)
@@ -27,6 +37,10 @@ def _register() -> None:
     app.add_typer(synth.app, name="synth")
     app.add_typer(cases.app, name="case")
     app.add_typer(serve.db_app, name="db")
+    app.add_typer(users.app, name="user")
+    app.add_typer(audit.app, name="audit")
+    app.add_typer(keys.app, name="keys")
+    app.add_typer(retention.app, name="retention")
 
 
 def main() -> None:

@@ -1,0 +1,53 @@
+"""API shapes of contacts and their follow-up."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from citytrace.contacts.models import ContactState, RiskClass
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    case_id: int
+    person_ref: str
+    first_contact_at: datetime
+    last_contact_at: datetime
+    max_overlap_min: float
+    min_distance_m: float
+    n_contacts: int
+    evidence_kinds: list[str]
+    risk_class: RiskClass
+    state: ContactState
+    quarantine_until_date: date
+    identified_at: datetime
+    notified_at: datetime | None
+    tested_at: datetime | None
+    test_result: str | None
+    quarantined_at: datetime | None
+    released_at: datetime | None
+    note: str
+
+
+class SearchIn(BaseModel):
+    distance_m: float = Field(default=20.0, gt=0, le=5000)
+    min_overlap_min: float = Field(default=15.0, ge=0, le=24 * 60)
+
+
+class SearchOut(BaseModel):
+    found: int
+    new: int
+    updated: int
+
+
+class TransitionIn(BaseModel):
+    state: ContactState
+    test_result: str | None = Field(default=None, pattern=r"^(positive|negative|inconclusive)$")
+    note: str | None = Field(default=None, max_length=2000)
+    override_reason: str | None = Field(
+        default=None, max_length=2000, description="Why a rule (release date) is overridden."
+    )

@@ -1,0 +1,167 @@
+"""Contacts: found by the exposure search over the city's records, followed until release.
+
+The follow-up is a small state machine: identified -> notified -> (tested | in quarantine) ->
+released. Quarantine runs until 14 days after the last contact (Korea's rule in 2020, and the
+WHO's); release before that day needs a recorded reason. Every change is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citytrace.audit import service as audit
+from citytrace.cases import service as cases
+from citytrace.config import get_settings
+from citytrace.contacts.models import Contact, ContactState, RiskClass
+from citytrace.db import utcnow
+from citytrace.errors import ConflictError, InputError, NotFoundError
+
+QUARANTINE_DAYS = 14
+
+ALLOWED: dict[ContactState, frozenset[ContactState]] = {
+    ContactState.IDENTIFIED: frozenset({ContactState.NOTIFIED, ContactState.IN_QUARANTINE}),
+    ContactState.NOTIFIED: frozenset({ContactState.TESTED, ContactState.IN_QUARANTINE}),
+    ContactState.TESTED: frozenset({ContactState.IN_QUARANTINE, ContactState.RELEASED}),
+    ContactState.IN_QUARANTINE: frozenset({ContactState.TESTED, ContactState.RELEASED}),
+    ContactState.RELEASED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    found: int
+    new: int
+    updated: int
+
+
+def quarantine_until(last_contact_at: datetime, timezone: str) -> date:
+    """The last day of quarantine: 14 days after the day of the last contact (local time)."""
+    return last_contact_at.astimezone(ZoneInfo(timezone)).date() + timedelta(days=QUARANTINE_DAYS)
+
+
+def list_(
+    *, session: Session, case_id: int, state: ContactState | None = None
+) -> Sequence[Contact]:
+    query = select(Contact).where(Contact.case_id == case_id)
+    if state is not None:
+        query = query.where(Contact.state == state)
+    return session.scalars(query.order_by(Contact.first_contact_at, Contact.person_ref)).all()
+
+
+def get_or_raise(*, session: Session, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFoundError(f"contact {contact_id} does not exist")
+    return contact
+
+
+def store_found(
+    *, session: Session, actor: str, case_id: int, found: list[dict[str, object]]
+) -> SearchResult:
+    """Record the contacts a search found: new people are identified; known ones are updated
+    (their times and measures) without losing where their follow-up stands."""
+    case = cases.get_or_raise(session=session, case_id=case_id)
+    tz = get_settings().timezone
+    known = {c.person_ref: c for c in list_(session=session, case_id=case.id)}
+    new = updated = 0
+    for row in found:
+        ref = str(row["person_id"])
+        if ref == case.person_ref:
+            continue
+        last: datetime = row["last_contact_at"]  # type: ignore[assignment]
+        values = {
+            "first_contact_at": row["first_contact_at"],
+            "last_contact_at": last,
+            "max_overlap_min": float(row["max_overlap_min"]),  # type: ignore[arg-type]
+            "min_distance_m": float(row["min_distance_m"]),  # type: ignore[arg-type]
+            "n_contacts": int(row["n_contacts"]),  # type: ignore[call-overload]
+            "evidence_kinds": sorted(str(row["evidence_kinds"]).split(","))
+            if row["evidence_kinds"]
+            else [],
+            "risk_class": RiskClass(str(row["risk_class"])),
+            "quarantine_until_date": quarantine_until(last, tz),
+        }
+        contact = known.get(ref)
+        if contact is None:
+            session.add(Contact(case_id=case.id, person_ref=ref, **values))
+            new += 1
+        else:
+            for key, value in values.items():
+                setattr(contact, key, value)
+            updated += 1
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="exposure.search",
+        entity="case",
+        entity_id=case.id,
+        detail={"found": new + updated, "new": new, "updated": updated},
+    )
+    return SearchResult(found=new + updated, new=new, updated=updated)
+
+
+def transition(
+    *,
+    session: Session,
+    actor: str,
+    contact_id: int,
+    state: ContactState,
+    test_result: str | None = None,
+    note: str | None = None,
+    override_reason: str | None = None,
+    today: date | None = None,
+) -> Contact:
+    """Move a contact to its next state, checking the rules; the change is audited."""
+    contact = get_or_raise(session=session, contact_id=contact_id)
+    if state not in ALLOWED[contact.state]:
+        allowed = ", ".join(sorted(ALLOWED[contact.state])) or "none"
+        raise ConflictError(
+            f"contact {contact.id} is {contact.state}: it can move to {allowed}, not {state}"
+        )
+    now = utcnow()
+    if state == ContactState.TESTED:
+        if test_result is None:
+            raise InputError("a test needs its result", location="test_result")
+        contact.test_result = test_result
+        contact.tested_at = now
+    elif state == ContactState.NOTIFIED:
+        contact.notified_at = now
+    elif state == ContactState.IN_QUARANTINE:
+        contact.quarantined_at = now
+        contact.notified_at = contact.notified_at or now
+    elif state == ContactState.RELEASED:
+        local_today = today or now.astimezone(ZoneInfo(get_settings().timezone)).date()
+        if local_today <= contact.quarantine_until_date and not override_reason:
+            raise ConflictError(
+                f"contact {contact.id} is in quarantine until {contact.quarantine_until_date}; "
+                "release earlier only with a reason (override_reason)"
+            )
+        if contact.test_result == "positive":
+            raise ConflictError(f"contact {contact.id} tested positive: register a case instead")
+        contact.released_at = now
+    previous = contact.state
+    contact.state = state
+    if note is not None:
+        contact.note = note
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="contact.transition",
+        entity="case",
+        entity_id=contact.case_id,
+        detail={
+            "contact_id": contact.id,
+            "from": str(previous),
+            "to": str(state),
+            "override": override_reason is not None,
+        },
+    )
+    return contact
