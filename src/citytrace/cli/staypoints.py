@@ -14,14 +14,14 @@ from citytrace.trajectory.staypoints import check_thresholds
 
 
 def staypoints(
-    input: Annotated[
+    fixes_path: Annotated[
         Path,
         typer.Option(
             "--input",
             help="Position fixes: .csv (user_id,tracked_at,latitude,longitude) or .parquet.",
         ),
     ],
-    output: Annotated[
+    stays_path: Annotated[
         Path, typer.Option("--output", help="Stay points to write: .csv or .parquet.")
     ],
     dist_threshold_m: Annotated[
@@ -44,16 +44,16 @@ def staypoints(
         # Name the option as it is spelled on the command line.
         option = "--" + (exc.location or "").removeprefix("option ").replace("_", "-")
         raise InputError(exc.reason, location=f"option {option}") from None
-    fixes = read_fixes(input)
+    fixes = read_fixes(fixes_path)
     stays = generate_staypoints(
         fixes,
         dist_threshold_m=dist_threshold_m,
         time_threshold_min=time_threshold_min,
         gap_threshold_min=gap_threshold_min,
     )
-    write_staypoints(stays, output)
+    write_staypoints(stays, stays_path)
     users = stays.column("user_id").unique() if stays.num_rows else []
     typer.echo(
         f"{stays.num_rows:,} stay points of {len(users):,} users from {fixes.num_rows:,} fixes "
-        f"in {time.perf_counter() - started:.1f} s -> {output}"
+        f"in {time.perf_counter() - started:.1f} s -> {stays_path}"
     )
