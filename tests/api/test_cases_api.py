@@ -12,15 +12,19 @@ from sqlalchemy.orm import Session
 
 from citytrace.api.app import create_app
 from citytrace.api.deps import get_session
+from citytrace.auth.models import Role
 from citytrace.evidence.models import EvidenceFile
+from tests.auth.factories import bearer, make_user
 from tests.factories import CARD_CSV, gpx_text
 
 
 @pytest.fixture
 def client(engine: Engine, session: Session) -> Iterator[TestClient]:
+    """A client signed in as an administrator (by API token)."""
     app = create_app(engine)
     app.dependency_overrides[get_session] = lambda: session
-    with TestClient(app, raise_server_exceptions=False) as c:
+    headers = bearer(session, make_user(session, Role.ADMINISTRATOR, username="admin"))
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         yield c
 
 

@@ -1,0 +1,1 @@
+"""Aggregate figures for analysts: counts, never a record of a person."""
