@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,71 @@ class Settings(BaseSettings):
     # Readers stream, but keep the fixes they read (about 0.6 bytes per byte of a JSON export):
     # a larger file is refused before reading, with a suggestion to split it by period.
     max_evidence_mb: int = 4096
+    # Encryption at rest (citytrace.security): "id1:base64key,id2:base64key", the first current,
+    # and the HMAC key of the keyed hashes of phone and resident numbers. Both are required
+    # outside development; in development they are made at first start in HOME/keys.json.
+    keys: SecretStr | None = None
+    hash_key: SecretStr | None = None
+    # Retention (citytrace.retention): days after which each kind of record is purged.
+    retention_evidence_days: int = Field(default=30, ge=0)  # after the case is closed
+    retention_checkin_days: int = Field(default=28, ge=0)  # after the check-in
+    retention_contact_days: int = Field(default=14, ge=0)  # after the follow-up ends
+    retention_published_place_days: int = Field(default=14, ge=0)  # after the last contact
+    # Minutes between purges inside the service; 0 disables the scheduler.
+    retention_interval_min: float = Field(default=60.0, ge=0)
+    retention_batch_size: int = Field(default=200, ge=1)
+
+    @model_validator(mode="after")
+    def _keys_outside_development(self) -> Settings:
+        from citytrace.security.crypto import KeyConfigError, parse_hash_key, parse_keys
+
+        if (self.keys is None) != (self.hash_key is None):
+            raise KeyConfigError(
+                "CITYTRACE_KEYS and CITYTRACE_HASH_KEY must be set together "
+                "(`citytrace keys generate` makes both)"
+            )
+        if self.keys is None:
+            if self.environment != "development":
+                raise KeyConfigError(
+                    f"CITYTRACE_KEYS and CITYTRACE_HASH_KEY must be set when "
+                    f"CITYTRACE_ENVIRONMENT is {self.environment!r} (only development makes its "
+                    "own keys); `citytrace keys generate` prints new ones"
+                )
+            return self
+        assert self.hash_key is not None
+        parse_keys(self.keys.get_secret_value())
+        parse_hash_key(self.hash_key.get_secret_value())
+        return self
+
+    # Accounts and hardening. Outside development the session cookie must be Secure.
+    cookie_secure: bool = False
+    # Behind a reverse proxy that terminates TLS: trust its X-Forwarded-Proto and -For.
+    behind_proxy: bool = False
+    session_idle_min: int = Field(default=30, ge=1)
+    session_max_hours: int = Field(default=12, ge=1)
+    api_token_days: int = Field(default=90, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_min: int = Field(default=15, ge=1)
+    lockout_min: int = Field(default=15, ge=1)
+    # Token buckets: this many requests a minute, in bursts of as many.
+    login_rate_per_client_per_min: int = Field(default=10, ge=1)
+    login_rate_per_username_per_min: int = Field(default=5, ge=1)
+    public_rate_per_client_per_min: int = Field(default=60, ge=1)
+    # argon2id cost (RFC 9106's second recommended option); raising it rehashes on next login.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    # Where map tiles come from, allowed as images by the Content-Security-Policy.
+    map_tile_host: str = "https://tile.openstreetmap.org"
+
+    @model_validator(mode="after")
+    def _secure_outside_development(self) -> Settings:
+        if self.environment != "development" and not self.cookie_secure:
+            raise ValueError(
+                f"environment {self.environment!r} needs CITYTRACE_COOKIE_SECURE=true "
+                "(sessions only over HTTPS); only development may run without it"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

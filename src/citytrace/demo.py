@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
+from citytrace.auth.models import Role
 from citytrace.cases import service as cases
 from citytrace.cases.models import Case
 from citytrace.cases.schemas import CaseCreate
@@ -74,3 +75,54 @@ def load_demo(
                     session=session, actor=DEMO_ACTOR, case_id=case.id
                 ).proposed
     return f"demo loaded: {len(picked)} cases, {visits} visits proposed"
+
+
+DEMO_USERS: tuple[tuple[str, Role], ...] = (
+    ("demo-admin", Role.ADMINISTRATOR),
+    ("demo-investigator", Role.INVESTIGATOR),
+    ("demo-disclosure", Role.DISCLOSURE_OFFICER),
+    ("demo-clinic", Role.CLINIC_STAFF),
+    ("demo-analyst", Role.ANALYST),
+)
+
+
+def create_demo_users(engine: Engine) -> list[tuple[str, str, str]]:
+    """One account per role, each with a new random password: ``(username, role, password)``
+    of the accounts made now (none when they exist already: passwords are shown only once).
+
+    The investigator belongs to the district of the first demo case, so that their cases are
+    there to see.
+    """
+    import secrets
+
+    from pydantic import SecretStr
+
+    from citytrace.auth import service as accounts
+    from citytrace.auth.schemas import UserCreate
+    from citytrace.config import get_settings
+    from citytrace.geo import load_city
+
+    made: list[tuple[str, str, str]] = []
+    with unit_of_work(engine) as session:
+        district = session.scalar(
+            select(Case.district_code).where(Case.district_code.is_not(None)).order_by(Case.id)
+        )
+        district = district or load_city(get_settings().city).districts[0].code
+        for username, role in DEMO_USERS:
+            if accounts.get_by_username(session=session, username=username) is not None:
+                continue
+            password = secrets.token_urlsafe(12)
+            accounts.create(
+                session=session,
+                actor=DEMO_ACTOR,
+                data=UserCreate(
+                    username=username,
+                    display_name=f"Demo {role.value.replace('_', ' ')}",
+                    role=role,
+                    district_code=district if role == Role.INVESTIGATOR else None,
+                    clinic_ref="demo-clinic" if role == Role.CLINIC_STAFF else None,
+                    password=SecretStr(password),
+                ),
+            )
+            made.append((username, role.value, password))
+    return made

@@ -33,9 +33,11 @@ class TestCreate:
             ),
         )
         stored = session.scalar(select(CaseIdentity).where(CaseIdentity.case_id == case.id))
-        assert stored is not None and stored.full_name == "김민수"
+        assert stored is not None and "김민수".encode() not in stored.full_name_enc
+        opened = service.read_identity(session=session, actor="tester", case_id=case.id)
+        assert opened is not None and opened.full_name == "김민수"
         events = audit.list_(session=session, entity="case", entity_id=case.id)
-        assert [e.action for e in events] == ["case.create"]
+        assert [e.action for e in events] == ["case.create", "case.identity.read"]
         assert "김민수" not in repr(events[0].detail) and "010" not in repr(events[0].detail)
         assert "김민수" not in repr(stored)
 

@@ -17,7 +17,6 @@ visits) does not: precision 0.88, recall 0.92.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -88,7 +87,8 @@ class TestSyntheticRoutes:
         precision = sum(s.true_positives for _, s in scored) / predicted
         recall = sum(s.found for _, s in scored) / truth
         print(
-            f"route reconstruction on {len(scored)} cases: precision {precision:.3f}, recall {recall:.3f}"
+            f"route reconstruction on {len(scored)} cases: "
+            f"precision {precision:.3f}, recall {recall:.3f}"
         )
         assert predicted > 0 and truth > 0
         assert precision >= 0.88

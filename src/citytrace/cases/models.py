@@ -1,11 +1,12 @@
-"""Confirmed cases. Identity is kept in its own table, apart from the case and its route."""
+"""Confirmed cases. Identity is kept in its own table, apart from the case and its route, and
+only as ciphertext (see :mod:`citytrace.cases.service` and :mod:`citytrace.security.crypto`)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from citytrace.db import Base, str_enum, utcnow
@@ -33,6 +34,10 @@ class Case(Base):
     person_ref: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set when the status becomes closed (cleared on reopening): retention counts from here.
+    closed_at: Mapped[datetime | None]
+    # When retention removed the case's evidence and route (its statistics were kept).
+    traces_purged_at: Mapped[datetime | None]
 
     identity: Mapped[CaseIdentity | None] = relationship(
         back_populates="case", cascade="all, delete-orphan", uselist=False
@@ -40,7 +45,11 @@ class Case(Base):
 
 
 class CaseIdentity(Base):
-    """Who the patient is: read only when an investigation needs it, and audited when read."""
+    """Who the patient is: read only when an investigation needs it, and audited when read.
+
+    Every field is sealed with AES-256-GCM and bound to its column and case; phone and resident
+    number also have a keyed hash (HMAC-SHA256 of the digits) for exact-match search.
+    """
 
     __tablename__ = "case_identity"
 
@@ -48,10 +57,14 @@ class CaseIdentity(Base):
     case_id: Mapped[int] = mapped_column(
         ForeignKey("case_file.id", ondelete="CASCADE"), unique=True
     )
-    full_name: Mapped[str] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(40))
-    resident_number: Mapped[str | None] = mapped_column(String(20))
-    address: Mapped[str | None] = mapped_column(String(400))
+    # The key every sealed field of the row is under (rotation re-seals rows one by one).
+    key_id: Mapped[str] = mapped_column(String(40), index=True)
+    full_name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    resident_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    resident_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     case: Mapped[Case] = relationship(back_populates="identity")
 

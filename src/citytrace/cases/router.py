@@ -7,10 +7,13 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import BaseModel
 
 from citytrace.api.deps import ActorDep, SessionDep
+from citytrace.auth.dependencies import case_for, check_district, district_filter, require
+from citytrace.auth.models import Role
+from citytrace.auth.permissions import Permission, Principal
 from citytrace.cases import service
 from citytrace.cases.models import Case, CaseStatus
 from citytrace.cases.schemas import CaseCreate, CaseOut, CaseUpdate, IdentityOut
@@ -21,6 +24,9 @@ from citytrace.investigation import service as investigation
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
+CaseReader = Annotated[Case, Depends(case_for(Permission.CASE_READ))]
+CaseWriter = Annotated[Case, Depends(case_for(Permission.CASE_WRITE))]
+
 
 def _out(case: Case) -> CaseOut:
     window = service.window(case)
@@ -30,34 +36,79 @@ def _out(case: Case) -> CaseOut:
 
 
 @router.post("", status_code=201)
-def create_case(data: CaseCreate, session: SessionDep, actor: ActorDep) -> CaseOut:
-    """Register a confirmed case (identity fields, if given, are stored apart)."""
-    return _out(service.create(session=session, actor=actor, data=data))
+def create_case(
+    data: CaseCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Permission.CASE_WRITE))],
+) -> CaseOut:
+    """Register a confirmed case (identity fields, if given, are stored apart).
+
+    An investigator registers cases of their own district (theirs when none is given).
+    """
+    if principal.role == Role.INVESTIGATOR and data.district_code is None:
+        data = data.model_copy(update={"district_code": principal.district_code})
+    check_district(
+        session=session,
+        principal=principal,
+        permission=Permission.CASE_WRITE,
+        district_code=data.district_code,
+    )
+    return _out(service.create(session=session, actor=principal.username, data=data))
 
 
 @router.get("")
 def list_cases(
-    session: SessionDep, district_code: str | None = None, status: CaseStatus | None = None
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Permission.CASE_READ))],
+    district_code: str | None = None,
+    status: CaseStatus | None = None,
 ) -> list[CaseOut]:
+    """Cases, newest confirmation first; an investigator sees their own district's."""
+    district_code = district_filter(
+        session=session,
+        principal=principal,
+        permission=Permission.CASE_READ,
+        district_code=district_code,
+    )
     return [
         _out(c) for c in service.list_(session=session, district_code=district_code, status=status)
     ]
 
 
 @router.get("/{case_id}")
-def get_case(case_id: int, session: SessionDep) -> CaseOut:
-    return _out(service.get_or_raise(session=session, case_id=case_id))
+def get_case(case: CaseReader) -> CaseOut:
+    return _out(case)
 
 
 @router.patch("/{case_id}")
-def update_case(case_id: int, data: CaseUpdate, session: SessionDep, actor: ActorDep) -> CaseOut:
-    return _out(service.update(session=session, actor=actor, case_id=case_id, data=data))
+def update_case(
+    case: CaseWriter,
+    data: CaseUpdate,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(Permission.CASE_WRITE))],
+) -> CaseOut:
+    """Change a case's dates, district, status or notes (not out of one's own district)."""
+    if "district_code" in data.model_fields_set:
+        check_district(
+            session=session,
+            principal=principal,
+            permission=Permission.CASE_WRITE,
+            district_code=data.district_code,
+            entity_id=case.id,
+        )
+    return _out(
+        service.update(session=session, actor=principal.username, case_id=case.id, data=data)
+    )
 
 
 @router.get("/{case_id}/identity")
-def get_identity(case_id: int, session: SessionDep, actor: ActorDep) -> IdentityOut | None:
+def get_identity(
+    case: Annotated[Case, Depends(case_for(Permission.CASE_IDENTITY))],
+    session: SessionDep,
+    actor: ActorDep,
+) -> IdentityOut | None:
     """The patient's identity; every read is audited."""
-    identity = service.read_identity(session=session, actor=actor, case_id=case_id)
+    identity = service.read_identity(session=session, actor=actor, case_id=case.id)
     return None if identity is None else IdentityOut.model_validate(identity)
 
 
@@ -81,7 +132,7 @@ class EvidenceOut(BaseModel):
 
 @router.post("/{case_id}/evidence", status_code=201)
 def upload_evidence(
-    case_id: int,
+    case: Annotated[Case, Depends(case_for(Permission.EVIDENCE_WRITE))],
     file: Annotated[UploadFile, File(description="An evidence file of a supported kind")],
     session: SessionDep,
     actor: ActorDep,
@@ -89,7 +140,7 @@ def upload_evidence(
     assume_tz: Annotated[str | None, Form()] = None,
 ) -> EvidenceOut:
     """Attach an evidence file and rebuild the route; the same file twice changes nothing."""
-    service.get_or_raise(session=session, case_id=case_id)
+    case_id = case.id
     if assume_tz is not None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -128,8 +179,8 @@ def upload_evidence(
 
 
 @router.get("/{case_id}/evidence")
-def list_evidence(case_id: int, session: SessionDep) -> list[EvidenceOut]:
-    service.get_or_raise(session=session, case_id=case_id)
+def list_evidence(case: CaseReader, session: SessionDep) -> list[EvidenceOut]:
+    case_id = case.id
     return [
         EvidenceOut(
             id=e.id,

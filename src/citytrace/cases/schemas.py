@@ -72,5 +72,6 @@ class CaseOut(BaseModel):
     notes: str
     created_at: datetime
     updated_at: datetime
+    closed_at: datetime | None = None
     window_start: datetime | None = None
     window_end: datetime | None = None

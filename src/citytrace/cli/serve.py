@@ -37,10 +37,12 @@ def serve(
     engine = get_engine()
     upgrade(engine)
     if demo:
-        from citytrace.demo import load_demo
+        from citytrace.demo import create_demo_users, load_demo
 
         loaded = load_demo(engine)
         typer.echo(loaded)
+        for username, role, password in create_demo_users(engine):
+            typer.echo(f"demo account {username} ({role}), password (shown once): {password}")
     settings = get_settings()
     typer.echo(f"citytrace on http://{host}:{port}/docs (database {engine.url.render_as_string()})")
     typer.echo(f"data in {settings.home}")

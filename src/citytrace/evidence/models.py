@@ -1,4 +1,5 @@
-"""Evidence files attached to a case. The location data itself lives in Parquet files."""
+"""Evidence files attached to a case. The location data itself lives in Parquet files; the file
+as uploaded is kept sealed beside them (see :mod:`citytrace.security.crypto`)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ class EvidenceFile(Base):
     # Paths relative to the evidence folder of the settings.
     fixes_path: Mapped[str | None] = mapped_column(String(400))
     observations_path: Mapped[str | None] = mapped_column(String(400))
+    # The uploaded file, sealed as a stream, and the key it is under (None: not kept, e.g.
+    # imported before files were kept, or removed by retention).
+    raw_path: Mapped[str | None] = mapped_column(String(400))
+    key_id: Mapped[str | None] = mapped_column(String(40), index=True)
     # The first issues found while reading: locations and reasons, no record content.
     issues: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,8 +1,11 @@
-"""Attaching evidence files to a case: read, validate, store as Parquet, record, audit.
+"""Attaching evidence files to a case: read, validate, store as Parquet, keep the file sealed,
+record, audit.
 
-An import is one unit of work: the Parquet files are content-addressed (named by the file's
+An import is one unit of work: the files it writes are content-addressed (named by the file's
 SHA-256), so an import that fails after writing them leaves nothing that a later import would not
-write identically, and importing the same file again changes nothing.
+write again in its place, and importing the same file again changes nothing. The uploaded file is
+kept sealed (AES-256-GCM in chunks, :meth:`citytrace.security.crypto.Keyring.encryptor`) and read
+back only through :func:`read_raw`, which is audited.
 """
 
 from __future__ import annotations
@@ -11,19 +14,20 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citytrace.audit import service as audit
 from citytrace.cases import service as cases
 from citytrace.config import get_settings
-from citytrace.errors import InputError
+from citytrace.errors import InputError, NotFoundError
 from citytrace.evidence.models import EvidenceFile
 from citytrace.evidence.readers import (
     FIX_SCHEMA,
@@ -32,6 +36,8 @@ from citytrace.evidence.readers import (
     EvidenceRead,
     read_evidence,
 )
+from citytrace.security.crypto import CHUNK_BYTES, Keyring, stream_key_id
+from citytrace.security.keys import get_keyring
 
 MAX_STORED_ISSUES = 200
 
@@ -51,16 +57,30 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomic(table: pa.Table, target: Path) -> None:
+def _write_file_atomic(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``target`` through ``write`` under a temporary name, flush it to disk and rename it
+    into place, so that a reader sees the old file or the new one, never a part."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    os.close(fd)
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_parquet_atomic(table: pa.Table, target: Path) -> None:
+    """Write ``table`` to ``target`` as zstd Parquet, atomically."""
+    _write_file_atomic(target, lambda out: pq.write_table(table, out, compression="zstd"))
+
+
+def _raw_context(evidence: EvidenceFile) -> bytes:
+    # Binds the sealed file to its case and content: a file moved to another case does not open.
+    return f"evidence_file:{evidence.case_id}:{evidence.sha256}".encode()
 
 
 def list_(*, session: Session, case_id: int) -> Sequence[EvidenceFile]:
@@ -102,10 +122,12 @@ def attach(
     fixes_path = observations_path = None
     if read.fixes.num_rows:
         fixes_path = folder / f"{digest}.fixes.parquet"
-        _write_atomic(read.fixes, root / fixes_path)
+        write_parquet_atomic(read.fixes, root / fixes_path)
     if read.observations.num_rows:
         observations_path = folder / f"{digest}.observations.parquet"
-        _write_atomic(read.observations, root / observations_path)
+        write_parquet_atomic(read.observations, root / observations_path)
+    raw_path = folder / f"{digest}.raw.sealed"
+    keyring = get_keyring()
     evidence = EvidenceFile(
         case_id=case.id,
         kind=str(read.kind),
@@ -118,12 +140,19 @@ def attach(
         n_observations=read.observations.num_rows,
         fixes_path=None if fixes_path is None else fixes_path.as_posix(),
         observations_path=None if observations_path is None else observations_path.as_posix(),
+        raw_path=raw_path.as_posix(),
+        key_id=keyring.current_id,
         issues=[
             {"location": i.location, "reason": i.reason, "severity": i.severity}
             for i in read.issues[:MAX_STORED_ISSUES]
         ],
         imported_by=actor,
     )
+    with path.open("rb") as source:
+        _write_file_atomic(
+            root / raw_path,
+            lambda out: keyring.encrypt_stream(source, out, context=_raw_context(evidence)),
+        )
     session.add(evidence)
     session.flush()
     audit.record(
@@ -156,6 +185,106 @@ def load(
         pa.concat_tables(fixes) if fixes else FIX_SCHEMA.empty_table(),
         pa.concat_tables(observations) if observations else OBSERVATION_SCHEMA.empty_table(),
     )
+
+
+def get_or_raise(*, session: Session, evidence_id: int) -> EvidenceFile:
+    evidence = session.get(EvidenceFile, evidence_id)
+    if evidence is None:
+        raise NotFoundError(f"evidence {evidence_id} does not exist")
+    return evidence
+
+
+def read_raw(
+    *, session: Session, actor: str, evidence_id: int, evidence_dir: Path | None = None
+) -> Iterator[bytes]:
+    """The file as it was uploaded, decrypted chunk by chunk, for an investigator.
+
+    The read is audited when this is called (not when the chunks are consumed). Each chunk is
+    authenticated before it is given; a file cut short or altered raises
+    :class:`citytrace.security.crypto.DecryptionError`, so a consumer writing the chunks out must
+    discard what it wrote on an error.
+    """
+    evidence = get_or_raise(session=session, evidence_id=evidence_id)
+    if evidence.raw_path is None:
+        raise NotFoundError(
+            f"evidence {evidence.id} has no stored file (imported before files were kept, or "
+            "removed by retention)"
+        )
+    path = (evidence_dir or get_settings().evidence_dir) / evidence.raw_path
+    keyring = get_keyring()
+    context = _raw_context(evidence)
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise NotFoundError(f"the stored file of evidence {evidence.id} is missing") from None
+    audit.record(
+        session=session,
+        actor=actor,
+        action="evidence.raw.read",
+        entity="case",
+        entity_id=evidence.case_id,
+        detail={"evidence_id": evidence.id},
+    )
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            yield from keyring.decrypt_stream(handle, context=context)
+
+    return chunks()
+
+
+def reseal_raw_files(
+    *, session: Session, keyring: Keyring, limit: int, evidence_dir: Path | None = None
+) -> int:
+    """Re-seal up to ``limit`` stored files that are not under the current key; how many.
+
+    Part of a key rotation: each file is decrypted and sealed again into a temporary file that
+    replaces it atomically, so readers always find a whole file under a key the keyring holds.
+    The file's header names its key, so a file replaced before an interruption (and before the
+    caller committed its new ``key_id``) is recognised and only its row is updated on the next
+    run.
+    """
+    root = evidence_dir or get_settings().evidence_dir
+    rows = session.scalars(
+        select(EvidenceFile)
+        .where(EvidenceFile.raw_path.is_not(None), EvidenceFile.key_id != keyring.current_id)
+        .order_by(EvidenceFile.id)
+        .limit(limit)
+        .with_for_update()
+    ).all()
+    for evidence in rows:
+        assert evidence.raw_path is not None
+        path = root / evidence.raw_path
+        if not path.exists():
+            raise NotFoundError(
+                f"the stored file of evidence {evidence.id} is missing ({evidence.raw_path})"
+            )
+        with path.open("rb") as handle:
+            already = stream_key_id(handle) == keyring.current_id
+        if not already:
+            context = _raw_context(evidence)
+
+            def reseal(out: BinaryIO, source: Path = path, context: bytes = context) -> None:
+                encryptor = keyring.encryptor(out, context=context, chunk_bytes=CHUNK_BYTES)
+                with source.open("rb") as handle:
+                    for chunk in keyring.decrypt_stream(handle, context=context):
+                        encryptor.update(chunk)
+                encryptor.finalize()
+
+            _write_file_atomic(path, reseal)
+        evidence.key_id = keyring.current_id
+    session.flush()
+    return len(rows)
+
+
+def raw_key_counts(*, session: Session) -> dict[str, int]:
+    """How many stored files are sealed under each key id."""
+    rows = session.execute(
+        select(EvidenceFile.key_id, func.count())
+        .where(EvidenceFile.raw_path.is_not(None))
+        .group_by(EvidenceFile.key_id)
+    ).all()
+    return {str(key_id): count for key_id, count in rows}
 
 
 def delete_files_of_case(*, case_id: int, evidence_dir: Path | None = None) -> None:

@@ -1,0 +1,77 @@
+"""The purge inside the service: an asyncio task, started and stopped with the app's lifespan,
+that runs :func:`citytrace.retention.service.purge` every ``retention_interval_min`` minutes.
+
+The purge itself runs in a worker thread (it is blocking database and file work), so the event
+loop keeps serving requests. A failed run is logged and the next one tried at the next interval;
+0 minutes disables the task (e.g. when a system timer runs ``citytrace retention purge``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from citytrace.config import get_settings
+from citytrace.db import session_factory, utcnow
+
+log = logging.getLogger(__name__)
+
+ACTOR = "retention-scheduler"
+FIRST_RUN_MAX_DELAY_S = 60.0
+
+
+def run_once(engine: Engine) -> dict[str, dict[str, int] | None]:
+    """One purge at the present time, on its own session."""
+    from citytrace.retention.service import purge
+
+    with session_factory(engine)() as session:
+        return purge(session=session, now=utcnow(), actor=ACTOR)
+
+
+async def run_periodically(
+    engine: Engine, interval_s: float, run: Callable[[Engine], object] | None = None
+) -> None:
+    """Purge now and then forever: first after at most a minute (so a service restarted more
+    often than the interval still purges), then every ``interval_s`` seconds."""
+    delay = min(interval_s, FIRST_RUN_MAX_DELAY_S)
+    while True:
+        await asyncio.sleep(delay)
+        delay = interval_s
+        try:
+            result = await asyncio.to_thread(run or run_once, engine)
+            log.info("retention purge: %s", result)
+        except Exception:
+            log.exception("retention purge failed; trying again in %.0f s", interval_s)
+
+
+def install_retention(app: FastAPI) -> None:
+    """Run the purge in the background of ``app`` while it is up (from its lifespan), on
+    ``app.state.engine``, unless ``retention_interval_min`` is 0."""
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: Any) -> AsyncIterator[Any]:
+        async with previous(app_) as state:
+            interval_min = get_settings().retention_interval_min
+            task = None
+            if interval_min > 0:
+                task = asyncio.create_task(
+                    run_periodically(app_.state.engine, interval_min * 60),
+                    name="citytrace-retention",
+                )
+            try:
+                yield state
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,124 @@
+"""Key rotation without downtime: re-seal every identity and stored file under the current key,
+in batches, each batch its own transaction.
+
+Readers never stop working: every ciphertext names its key and the keyring keeps the old keys
+until nothing uses them, so a row or file is readable before, during and after its batch. An
+interrupted rotation loses nothing (a batch either commits whole or not at all; a file is
+replaced by a rename only once its new copy is complete) and running it again resumes with what
+is still under an old key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from citytrace.audit import service as audit
+from citytrace.cases import service as cases
+from citytrace.evidence import service as evidence
+from citytrace.security.crypto import Keyring
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    key_id: str
+    in_keyring: bool
+    current: bool
+    identities: int
+    files: int
+
+
+@dataclass
+class RotationResult:
+    key_id: str
+    identities: int = 0
+    files: int = 0
+    batches: int = 0
+    still_old: dict[str, int] = field(default_factory=dict)
+
+
+def status(*, session: Session, keyring: Keyring) -> list[KeyUse]:
+    """How much data is under each key: the keyring's keys (current first), then any key that
+    data names but the keyring does not hold (that data cannot be read)."""
+    identities = cases.identity_key_counts(session=session)
+    files = evidence.raw_key_counts(session=session)
+    ids = list(keyring.ids) + sorted((set(identities) | set(files)) - set(keyring.ids))
+    return [
+        KeyUse(
+            key_id=key_id,
+            in_keyring=key_id in keyring.ids,
+            current=key_id == keyring.current_id,
+            identities=identities.get(key_id, 0),
+            files=files.get(key_id, 0),
+        )
+        for key_id in ids
+    ]
+
+
+def pending(*, session: Session, keyring: Keyring) -> int:
+    """How many identities and files are not under the current key yet."""
+    return sum(
+        u.identities + u.files for u in status(session=session, keyring=keyring) if not u.current
+    )
+
+
+def rotate(
+    *,
+    session: Session,
+    keyring: Keyring,
+    actor: str,
+    batch_size: int = 200,
+    evidence_dir: Path | None = None,
+    on_batch: Callable[[RotationResult], None] | None = None,
+) -> RotationResult:
+    """Re-seal all data that is not under ``keyring``'s current key.
+
+    ``session`` must not be inside a ``begin()`` block: each batch commits, with an audit event
+    (counts only). ``on_batch`` is told the progress after each commit.
+    """
+    result = RotationResult(key_id=keyring.current_id)
+
+    def batches(step: Callable[[], int], kind: str) -> None:
+        while True:
+            try:
+                done = step()
+                if done:
+                    audit.record(
+                        session=session,
+                        actor=actor,
+                        action="keys.rotate",
+                        entity="key",
+                        entity_id=keyring.current_id,
+                        detail={kind: done},
+                    )
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            if not done:
+                return
+            setattr(result, kind, getattr(result, kind) + done)
+            result.batches += 1
+            if on_batch is not None:
+                on_batch(result)
+
+    batches(
+        lambda: cases.reseal_identities(session=session, keyring=keyring, limit=batch_size),
+        "identities",
+    )
+    batches(
+        lambda: evidence.reseal_raw_files(
+            session=session, keyring=keyring, limit=batch_size, evidence_dir=evidence_dir
+        ),
+        "files",
+    )
+    result.still_old = {
+        u.key_id: u.identities + u.files
+        for u in status(session=session, keyring=keyring)
+        if not u.current and u.identities + u.files
+    }
+    session.commit()
+    return result
