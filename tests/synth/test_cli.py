@@ -41,12 +41,16 @@ class TestSynthCommands:
         assert result.exit_code == 0, result.output
         names = {p.name for p in tmp_path.iterdir()}
         # A kind of record the person did not leave in those two days has no file.
-        assert {"Records.json", "cell.csv"} <= names <= {
-            "Records.json",
-            "card.csv",
-            "cell.csv",
-            "checkins.csv",
-        }
+        assert (
+            {"Records.json", "cell.csv"}
+            <= names
+            <= {
+                "Records.json",
+                "card.csv",
+                "cell.csv",
+                "checkins.csv",
+            }
+        )
         for name in names:
             assert name in result.output
 
