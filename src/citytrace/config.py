@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=4, ge=1)
     # Where map tiles come from, allowed as images by the Content-Security-Policy.
     map_tile_host: str = "https://tile.openstreetmap.org"
+    # The base map of the workspace's maps, e.g. "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # (its host must be map_tile_host). None: district outlines only, and no outside request.
+    map_tile_url: str | None = None
 
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Settings:
@@ -99,6 +102,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'citytrace.db'}"
+
+    @property
+    def records_dir(self) -> Path:
+        """The city's records for the exposure search, a Parquet dataset by day."""
+        return self.home / "records"
 
     @property
     def evidence_dir(self) -> Path:

@@ -29,11 +29,27 @@ from citytrace.investigation.models import Visit, VisitStatus
 from tests.auth.factories import DISTRICT, OTHER_DISTRICT, bearer, make_user
 
 # The only routes anyone may call without signing in. A new public route must be added here.
-PUBLIC_ROUTES = {("GET", "/api/health"), ("POST", "/api/auth/login")}
+PUBLIC_ROUTES = {
+    ("GET", "/api/health"),
+    ("POST", "/api/auth/login"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+}
 # Path parameters naming a record that lies in a district (filled in and out of the district).
 SCOPED_PARAMS = {"case_id", "visit_id", "contact_id"}
 PARAM = re.compile(r"{(\w+)}")
 OK = {200, 201, 204, 404, 409, 422}
+# Pages of the workspace (everything outside /api/) answer a form with "see other" (303), and
+# send an anonymous visitor to the login page (303) instead of answering 401.
+PAGE_OK = OK | {303}
+# Pages whose GET redirects when allowed: the start page sends readers of cases on to them.
+REDIRECTING_PAGES = {"/"}
+
+
+def is_page(path: str) -> bool:
+    return not path.startswith("/api/")
+
+
 # Bodies that make a request succeed, where an empty one would only reach validation.
 SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/cases"): {"confirmed_date": "2020-03-05", "district_code": DISTRICT},
@@ -195,17 +211,20 @@ def _path(route: Endpoint, world: World, where: str) -> str:
     return PARAM.sub(fill, route.path)
 
 
-def expected(permissions: set[Permission], role: Role | None, where: str) -> set[int]:
+def expected(
+    permissions: set[Permission], role: Role | None, where: str, page: bool = False
+) -> set[int]:
     """What the role table says ``role`` gets from a route needing ``permissions``."""
+    ok = PAGE_OK if page else OK
     if Permission.PUBLIC in permissions:
-        return OK | {401}  # login with an empty body, or wrong credentials
+        return ok | {401}  # login with an empty body, or wrong credentials
     if role is None:
-        return {401}
+        return {303} if page else {401}
     if not all(allows(role, p) for p in permissions):
         return {403}
     if where == "out" and role == Role.INVESTIGATOR:
         return {403}
-    return OK
+    return ok
 
 
 class TestRouteWalk:
@@ -226,11 +245,17 @@ class TestRouteWalk:
                             path,
                             json=body if method in {"POST", "PATCH", "PUT"} else None,
                             headers=headers,
+                            follow_redirects=False,
                         )
                         seen += 1
-                        want = expected(permissions, role, where)
-                        if method == "GET" and want == OK and Permission.PUBLIC not in permissions:
-                            want = {200}
+                        page = is_page(route.path)
+                        want = expected(permissions, role, where, page)
+                        if (
+                            method == "GET"
+                            and want in (OK, PAGE_OK)
+                            and Permission.PUBLIC not in permissions
+                        ):
+                            want = {200, 303} if route.path in REDIRECTING_PAGES else {200}
                         if resp.status_code not in want:
                             problems.append(
                                 f"{method} {route.path} ({where}) as {role or 'anonymous'}: "

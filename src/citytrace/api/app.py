@@ -1,4 +1,5 @@
-"""The web application: the JSON API over the same services as the CLI."""
+"""The web application: the JSON API and the investigator's workspace, over the same services
+as the CLI."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import traceback
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from citytrace import __version__
@@ -18,6 +20,15 @@ log = logging.getLogger(__name__)
 
 def _error(status: int, message: str, **extra: object) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": message, **extra})
+
+
+def _refusal(request: Request, status: int, message: str, **extra: object) -> Response:
+    """An error as JSON for the API, as a page (never with the message) for the workspace."""
+    from citytrace.web.pages import error_page, is_page
+
+    if is_page(request):
+        return error_page(request, status)
+    return _error(status, message, **extra)
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -37,10 +48,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     from citytrace.auth.router import users_router
     from citytrace.cases.router import router as cases_router
     from citytrace.config import get_settings
+    from citytrace.contacts.router import router as contacts_router
     from citytrace.db import get_engine
     from citytrace.investigation.router import router as visits_router
     from citytrace.retention.scheduler import install_retention
     from citytrace.stats.router import router as stats_router
+    from citytrace.web.pages import LEAFLET_DIR, STATIC_DIR
+    from citytrace.web.router import router as web_router
 
     settings = get_settings()
     # Swagger UI loads from a CDN and starts with an inline script: development only. Elsewhere
@@ -69,54 +83,58 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     )
 
     @app.exception_handler(AuthenticationError)
-    async def _unauthenticated(_: Request, exc: AuthenticationError) -> JSONResponse:
+    async def _unauthenticated(request: Request, exc: AuthenticationError) -> Response:
+        from citytrace.web.pages import is_page, to_login
+
+        if is_page(request):
+            return to_login(request)
         response = _error(401, str(exc))
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
     @app.exception_handler(PermissionDeniedError)
-    async def _forbidden(_: Request, exc: PermissionDeniedError) -> JSONResponse:
-        return _error(403, str(exc))
+    async def _forbidden(request: Request, exc: PermissionDeniedError) -> Response:
+        return _refusal(request, 403, str(exc))
 
     @app.exception_handler(RateLimitedError)
-    async def _rate_limited(_: Request, exc: RateLimitedError) -> JSONResponse:
-        response = _error(429, str(exc))
+    async def _rate_limited(request: Request, exc: RateLimitedError) -> Response:
+        response = _refusal(request, 429, str(exc))
         response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
     @app.exception_handler(NotFoundError)
-    async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
-        return _error(404, str(exc))
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
+        return _refusal(request, 404, str(exc))
 
     @app.exception_handler(ConflictError)
-    async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
-        return _error(409, str(exc))
+    async def _conflict(request: Request, exc: ConflictError) -> Response:
+        return _refusal(request, 409, str(exc))
 
     @app.exception_handler(InputError)
-    async def _input(_: Request, exc: InputError) -> JSONResponse:
-        return _error(422, str(exc), location=exc.location)
+    async def _input(request: Request, exc: InputError) -> Response:
+        return _refusal(request, 422, str(exc), location=exc.location)
 
     @app.exception_handler(CitytraceError)
-    async def _other(_: Request, exc: CitytraceError) -> JSONResponse:
-        return _error(400, str(exc))
+    async def _other(request: Request, exc: CitytraceError) -> Response:
+        return _refusal(request, 400, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         # Field names and reasons only: the rejected values may be personal data.
         problems = [
             {"field": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg", "")}
             for e in exc.errors()
         ]
-        return _error(422, "invalid request", problems=problems)
+        return _refusal(request, 422, "invalid request", problems=problems)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         # The type and the stack only: an exception's message may quote personal data (a
         # database error quotes the values of its statement).
         route = getattr(request.scope.get("route"), "path", "?")
         stack = "".join(traceback.format_tb(exc.__traceback__))
         log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, route, stack)
-        return _error(500, "internal error")
+        return _refusal(request, 500, "internal error")
 
     @app.get("/api/health", tags=["service"], dependencies=[Depends(require(Permission.PUBLIC))])
     def health() -> dict[str, str]:
@@ -126,7 +144,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(users_router)
     app.include_router(cases_router)
     app.include_router(visits_router)
+    app.include_router(contacts_router)
     app.include_router(stats_router)
     app.include_router(audit_router)
+    # The investigator's workspace: pages, their scripts and styles, and Leaflet (packaged).
+    app.include_router(web_router)
+    app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR), name="leaflet")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_retention(app)
     return app

@@ -126,6 +126,7 @@ class Collector:
                 f"more than {self.max_issues} bad records; first: "
                 f"{summarise([*self._errors, issue])}",
                 path=self.path,
+                issues=(*self._errors, issue),
             )
         self._errors.append(issue)
 
@@ -137,8 +138,10 @@ class Collector:
             self._warnings_dropped += 1
 
     def refuse(self, reason: str, location: str | None = None) -> EvidenceFormatError:
-        """The error refusing this file (for the reader to raise)."""
-        return EvidenceFormatError(reason, path=self.path, location=location)
+        """The error refusing this file (for the reader to raise), with the bad records so far."""
+        return EvidenceFormatError(
+            reason, path=self.path, location=location, issues=(*self._errors, *self._warnings)
+        )
 
     def finish(self) -> EvidenceRead:
         """The result; refuses the file if it gave no valid record at all."""

@@ -101,4 +101,19 @@ class EvidenceRead:
 
 
 class EvidenceFormatError(InputError):
-    """The whole file is refused: it names the file, the position (if any) and the reason."""
+    """The whole file is refused: it names the file, the position (if any) and the reason.
+
+    ``issues`` are the bad records met before the refusal (empty when the file as a whole is
+    wrong), so that a caller can report each row.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        location: str | None = None,
+        issues: tuple[RecordIssue, ...] = (),
+    ) -> None:
+        super().__init__(message, path=path, location=location)
+        self.issues = issues

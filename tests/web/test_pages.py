@@ -1,0 +1,404 @@
+"""The workspace's pages as allowed and refused roles: status codes, CSRF, uploads, review."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from citytrace.audit.models import AuditEvent
+from citytrace.auth.models import Role
+from citytrace.config import get_settings
+from citytrace.contacts.models import Contact, ContactState, RiskClass
+from citytrace.evidence.models import EvidenceFile
+from citytrace.investigation.models import Visit, VisitStatus
+from citytrace.web.i18n import CATALOGUES
+from tests.auth.factories import DISTRICT, OTHER_DISTRICT, make_user
+from tests.web.conftest import BAD_CSV, CHECKIN_CSV, make_case, sign_in
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
+INLINE_STYLE = re.compile(r"<style|\sstyle=", re.IGNORECASE)
+
+
+def _no_inline_code(html: str) -> None:
+    assert not INLINE_SCRIPT.search(html)
+    assert not INLINE_STYLE.search(html)
+
+
+def _labelled(html: str) -> None:
+    """Every visible form field has a label naming it."""
+    ids = re.findall(r'<(?:input|select|textarea)(?![^>]*type="hidden")[^>]*\sid="([^"]+)"', html)
+    fields = re.findall(r'<(?:input|select|textarea)(?![^>]*type="hidden")[^>]*>', html)
+    assert len(ids) == len(fields)
+    for field_id in ids:
+        assert f'for="{field_id}"' in html, field_id
+
+
+def _upload(client: TestClient, case_id: int, csrf: str, name: str, text: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/cases/{case_id}/evidence",
+        data={"csrf_token": csrf},
+        files={"file": (name, text.encode())},
+        follow_redirects=False,
+    )
+
+
+class TestCatalogue:
+    def test_every_key_in_every_language(self) -> None:
+        assert set(CATALOGUES["ko"]) == set(CATALOGUES["en"])
+
+
+class TestLogin:
+    def test_anonymous_is_sent_to_the_login_page(self, client: TestClient) -> None:
+        resp = client.get("/cases", follow_redirects=False)
+        assert resp.status_code == 303
+        assert resp.headers["location"] == "/login?next=%2Fcases"
+        assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+
+    def test_login_page_in_korean_by_default_english_on_request(self, client: TestClient) -> None:
+        page = client.get("/login")
+        assert page.status_code == 200 and '<html lang="ko">' in page.text
+        assert "로그인" in page.text
+        _labelled(page.text)
+        _no_inline_code(page.text)
+        english = client.get("/login?lang=en")
+        assert '<html lang="en">' in english.text and "Sign in" in english.text
+        assert english.cookies.get("lang") == "en"
+        # The cookie keeps the choice; Accept-Language counts only without one.
+        assert '<html lang="en">' in client.get("/login").text
+        client.cookies.clear()
+        browser = client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
+        assert '<html lang="en">' in browser.text
+
+    def test_sign_in_and_out(self, client: TestClient, investigator: str) -> None:
+        csrf = sign_in(client, investigator)
+        assert client.get("/cases").status_code == 200
+        refused = client.post("/logout", data={}, follow_redirects=False)
+        assert refused.status_code == 403
+        out = client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
+        assert out.status_code == 303
+        assert client.get("/cases", follow_redirects=False).status_code == 303
+
+    def test_wrong_password_and_forged_form(self, client: TestClient, investigator: str) -> None:
+        form = client.get("/login")
+        token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+        assert token
+        wrong = client.post(
+            "/login",
+            data={"username": investigator, "password": "nope", "login_token": token.group(1)},
+        )
+        assert wrong.status_code == 401 and 'role="alert"' in wrong.text
+        client.cookies.clear()
+        forged = client.post(
+            "/login", data={"username": investigator, "password": "x", "login_token": "guess"}
+        )
+        assert forged.status_code == 422
+
+    def test_next_stays_on_this_site(self, client: TestClient, investigator: str) -> None:
+        form = client.get("/login?next=//evil.example/")
+        assert 'name="next" value="/cases"' in form.text
+
+
+class TestCases:
+    def test_investigator_sees_their_district_only(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        mine = make_case(session, reference="MINE-1")
+        make_case(session, OTHER_DISTRICT, reference="OTHER-1")
+        sign_in(client, investigator)
+        page = client.get("/cases")
+        assert page.status_code == 200
+        assert "MINE-1" in page.text and "OTHER-1" not in page.text
+        assert f'href="/cases/{mine.id}"' in page.text
+        _no_inline_code(page.text)
+
+    def test_administrator_sees_all(self, client: TestClient, session: Session) -> None:
+        make_case(session, reference="MINE-1")
+        make_case(session, OTHER_DISTRICT, reference="OTHER-1")
+        sign_in(client, make_user(session, Role.ADMINISTRATOR).username)
+        page = client.get("/cases")
+        assert "MINE-1" in page.text and "OTHER-1" in page.text
+
+    def test_analyst_is_refused_with_a_page(self, client: TestClient, session: Session) -> None:
+        sign_in(client, make_user(session, Role.ANALYST).username)
+        assert client.get("/", follow_redirects=False).status_code == 200
+        page = client.get("/cases")
+        assert page.status_code == 403
+        assert "text/html" in page.headers["content-type"]
+
+    def test_register_a_case(self, client: TestClient, session: Session, investigator: str) -> None:
+        csrf = sign_in(client, investigator)
+        form = client.get("/cases/new")
+        _labelled(form.text)
+        bad = client.post(
+            "/cases/new",
+            data={
+                "csrf_token": csrf,
+                "confirmed_date": "2020-03-01",
+                "symptom_onset_date": "2020-03-04",
+            },
+        )
+        assert bad.status_code == 422 and 'role="alert"' in bad.text
+        resp = client.post(
+            "/cases/new",
+            data={"csrf_token": csrf, "confirmed_date": "2020-03-05", "district_code": DISTRICT},
+            follow_redirects=False,
+        )
+        assert resp.status_code == 303
+        assert client.get(resp.headers["location"]).status_code == 200
+        other = client.post(
+            "/cases/new",
+            data={
+                "csrf_token": csrf,
+                "confirmed_date": "2020-03-05",
+                "district_code": OTHER_DISTRICT,
+            },
+        )
+        assert other.status_code == 403
+
+
+class TestCasePage:
+    def test_other_district_is_refused_and_audited(
+        self, client: TestClient, session: Session, outsider: str
+    ) -> None:
+        case = make_case(session)
+        sign_in(client, outsider)
+        page = client.get(f"/cases/{case.id}")
+        assert page.status_code == 403
+        denied = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "access.denied", AuditEvent.entity_id == str(case.id)
+            )
+        ).all()
+        assert [e.actor for e in denied] == [outsider]
+        assert client.get(f"/cases/{case.id}/contacts").status_code == 403
+        assert client.get("/cases/999999").status_code == 404
+
+    def test_upload_builds_the_route(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        case = make_case(session)
+        csrf = sign_in(client, investigator)
+        page = client.get(f"/cases/{case.id}")
+        assert page.status_code == 200
+        _labelled(page.text)
+        _no_inline_code(page.text)
+        with_bad_row = CHECKIN_CSV + "2020-03-03T20:00:00,,V-4,Bar,bar,37.56,126.99\n"
+        resp = _upload(client, case.id, csrf, "checkins.csv", with_bad_row)
+        assert resp.status_code == 303, resp.text
+        page = client.get(resp.headers["location"])
+        assert page.text.count('class="visit status-proposed"') == 3
+        assert 'id="route-map"' in page.text and "Cafe Namsan" in page.text
+        # The report of this import names the bad row.
+        report = page.text.split('id="import-report"')[1].split("</div>")[0]
+        assert "line 5" in report
+        # Times are shown in the city's zone.
+        assert "10:00–10:50" in page.text
+        again = _upload(client, case.id, csrf, "checkins.csv", with_bad_row)
+        assert "again=1" in again.headers["location"]
+
+    def test_a_refused_file_shows_its_rows_and_stores_nothing(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        case = make_case(session)
+        csrf = sign_in(client, investigator)
+        resp = _upload(client, case.id, csrf, "bad.csv", BAD_CSV)
+        assert resp.status_code == 422
+        report = resp.text.split('id="import-report"')[1].split("</table>")[0]
+        assert "line 2" in report and "line 3" in report
+        assert "bad.csv" in report
+        assert str(get_settings().home) not in resp.text  # no server paths in the report
+        assert session.scalar(select(func.count()).select_from(EvidenceFile)) == 0
+        assert session.scalar(select(func.count()).select_from(Visit)) == 0
+        evidence_dir = get_settings().evidence_dir
+        assert not evidence_dir.exists() or not any(evidence_dir.rglob("*.*"))
+
+    def test_upload_without_csrf_is_refused(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        case = make_case(session)
+        sign_in(client, investigator)
+        resp = _upload(client, case.id, "forged", "checkins.csv", CHECKIN_CSV)
+        assert resp.status_code == 403
+        assert session.scalar(select(func.count()).select_from(EvidenceFile)) == 0
+
+    def test_disclosure_officer_reads_without_controls(
+        self, client: TestClient, session: Session
+    ) -> None:
+        case = make_case(session)
+        _visits(session, case.id)
+        sign_in(client, make_user(session, Role.DISCLOSURE_OFFICER).username)
+        page = client.get(f"/cases/{case.id}")
+        assert page.status_code == 200
+        assert "upload-form" not in page.text and "/confirm" not in page.text
+        assert client.get(f"/cases/{case.id}/contacts").status_code == 403
+
+
+def _visits(session: Session, case_id: int, n: int = 3) -> list[Visit]:
+    start = datetime(2020, 3, 3, 1, 0, tzinfo=UTC)
+    visits = [
+        Visit(
+            case_id=case_id,
+            started_at=start + timedelta(hours=3 * i),
+            finished_at=start + timedelta(hours=3 * i, minutes=40),
+            latitude=37.5636,
+            longitude=126.9976 + 0.01 * i,
+            radius_m=30.0,
+            evidence_count=1,
+            confidence=0.9,
+            venue_name=f"Place {i}",
+        )
+        for i in range(n)
+    ]
+    session.add_all(visits)
+    session.flush()
+    return visits
+
+
+class TestReview:
+    def test_confirm_reject_edit(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        case = make_case(session)
+        first, second, third = _visits(session, case.id)
+        csrf = sign_in(client, investigator)
+        ok = client.post(
+            f"/visits/{first.id}/confirm", data={"csrf_token": csrf}, follow_redirects=False
+        )
+        assert ok.status_code == 303
+        assert ok.headers["location"].endswith(f"#visit-{first.id}")
+        assert (
+            client.post(f"/visits/{third.id}/reject", data={"csrf_token": csrf}).status_code == 200
+        )
+        edited = client.post(
+            f"/visits/{second.id}/edit",
+            data={
+                "csrf_token": csrf,
+                "started_at": "2020-03-03T13:00",  # Seoul time: 04:00 UTC
+                "finished_at": "2020-03-03T14:30",
+                "venue_name": "Corrected Place",
+                "note": "card receipt",
+            },
+        )
+        assert edited.status_code == 200
+        for visit in (first, second, third):
+            session.refresh(visit)
+        assert first.status == VisitStatus.CONFIRMED
+        assert third.status == VisitStatus.REJECTED
+        assert second.status == VisitStatus.CONFIRMED and second.edited
+        assert second.started_at == datetime(2020, 3, 3, 4, 0, tzinfo=UTC)
+        assert second.venue_name == "Corrected Place" and second.review_note == "card receipt"
+        assert "Corrected Place" in edited.text
+
+    def test_bad_edit_is_shown_and_changes_nothing(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        case = make_case(session)
+        visit = _visits(session, case.id, 1)[0]
+        csrf = sign_in(client, investigator)
+        resp = client.post(
+            f"/visits/{visit.id}/edit",
+            data={
+                "csrf_token": csrf,
+                "started_at": "2020-03-03T15:00",
+                "finished_at": "2020-03-03T14:00",
+            },
+        )
+        assert resp.status_code == 422 and 'id="page-error"' in resp.text
+        session.refresh(visit)
+        assert visit.status == VisitStatus.PROPOSED
+
+    def test_review_needs_csrf_and_the_district(
+        self, client: TestClient, session: Session, outsider: str
+    ) -> None:
+        case = make_case(session)
+        visit = _visits(session, case.id, 1)[0]
+        csrf = sign_in(client, outsider)
+        assert client.post(f"/visits/{visit.id}/confirm", data={}).status_code == 403
+        assert (
+            client.post(f"/visits/{visit.id}/confirm", data={"csrf_token": csrf}).status_code == 403
+        )
+        session.refresh(visit)
+        assert visit.status == VisitStatus.PROPOSED
+
+
+class TestContacts:
+    def test_search_without_records_finds_none(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        case = make_case(session)
+        _visits(session, case.id)
+        csrf = sign_in(client, investigator)
+        page = client.get(f"/cases/{case.id}/contacts")
+        assert page.status_code == 200 and 'id="no-contacts"' in page.text
+        _labelled(page.text)
+        resp = client.post(
+            f"/cases/{case.id}/contacts/search",
+            data={"csrf_token": csrf, "distance_m": "20", "min_overlap_min": "15"},
+            follow_redirects=False,
+        )
+        assert resp.status_code == 303, resp.text
+        page = client.get(resp.headers["location"])
+        assert 'id="search-result"' in page.text and 'id="no-contacts"' in page.text
+        bad = client.post(
+            f"/cases/{case.id}/contacts/search",
+            data={"csrf_token": csrf, "distance_m": "-5", "min_overlap_min": "15"},
+        )
+        assert bad.status_code == 422
+
+    def test_search_without_a_route_says_so(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        case = make_case(session)
+        csrf = sign_in(client, investigator)
+        resp = client.post(f"/cases/{case.id}/contacts/search", data={"csrf_token": csrf})
+        assert resp.status_code == 422 and 'id="page-error"' in resp.text
+
+    def test_transitions(self, client: TestClient, session: Session, investigator: str) -> None:
+        case = make_case(session)
+        start = datetime(2020, 3, 3, 1, 0, tzinfo=UTC)
+        contact = Contact(
+            case_id=case.id,
+            person_ref="P-17",
+            first_contact_at=start,
+            last_contact_at=start + timedelta(minutes=30),
+            max_overlap_min=30.0,
+            min_distance_m=5.0,
+            n_contacts=1,
+            risk_class=RiskClass.CLOSE,
+            quarantine_until_date=date(2020, 3, 17),
+        )
+        session.add(contact)
+        session.flush()
+        csrf = sign_in(client, investigator)
+        page = client.get(f"/cases/{case.id}/contacts")
+        assert "P-17" in page.text
+        ok = client.post(
+            f"/contacts/{contact.id}/transition",
+            data={"csrf_token": csrf, "state": "notified"},
+            follow_redirects=False,
+        )
+        assert ok.status_code == 303
+        session.refresh(contact)
+        assert contact.state == ContactState.NOTIFIED
+        wrong = client.post(
+            f"/contacts/{contact.id}/transition", data={"csrf_token": csrf, "state": "released"}
+        )
+        assert wrong.status_code == 422 and 'id="page-error"' in wrong.text
+        session.refresh(contact)
+        assert contact.state == ContactState.NOTIFIED
+
+
+class TestMapData:
+    def test_outlines_for_signed_in_users_only(self, client: TestClient, investigator: str) -> None:
+        assert client.get("/map/districts.json", follow_redirects=False).status_code == 303
+        sign_in(client, investigator)
+        outlines = client.get("/map/districts.json").json()
+        assert outlines["type"] == "FeatureCollection" and len(outlines["features"]) == 25
+
+    def test_leaflet_is_served_from_the_package(self, client: TestClient) -> None:
+        assert client.get("/static/leaflet/leaflet.js").status_code == 200
+        assert client.get("/static/workspace.js").status_code == 200
