@@ -10,7 +10,7 @@ import typer
 from citytrace.cases import service
 from citytrace.cases.schemas import CaseCreate, CaseOut, IdentityIn
 from citytrace.cli._common import actor, echo_json, parse_date, session_scope
-from citytrace.errors import from_validation
+from citytrace.errors import InputError, from_validation
 from citytrace.evidence import service as evidence
 from citytrace.evidence.readers import EvidenceKind
 from citytrace.investigation import service as investigation
@@ -246,3 +246,78 @@ def edit(
     except ValueError as exc:
         raise from_validation(exc) from None
     _review(visit_id, ReviewAction.EDIT, changes)
+
+
+contact_app = typer.Typer(help="Follow up one contact of a case.", no_args_is_help=True)
+app.add_typer(contact_app, name="contact")
+
+
+@app.command("contacts")
+def contacts_(
+    case_id: int,
+    search: Annotated[
+        bool, typer.Option("--search", help="Search the city's records first.")
+    ] = False,
+    distance_m: Annotated[float, typer.Option(help="Contact distance D, metres.")] = 20.0,
+    min_overlap_min: Annotated[float, typer.Option(help="Least overlap T, minutes.")] = 15.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List a case's contacts, after searching for them with --search."""
+    from citytrace.contacts import service as contacts
+    from citytrace.contacts.schemas import ContactOut
+
+    with session_scope() as session:
+        service.get_or_raise(session=session, case_id=case_id)
+        if search:
+            found = contacts.search(
+                session=session,
+                actor=actor(),
+                case_id=case_id,
+                distance_m=distance_m,
+                min_overlap_min=min_overlap_min,
+            )
+            typer.echo(f"search: {found.found} contacts ({found.new} new, {found.updated} updated)")
+        rows = [
+            ContactOut.model_validate(c) for c in contacts.list_(session=session, case_id=case_id)
+        ]
+        if as_json:
+            echo_json([c.model_dump(mode="json") for c in rows])
+            return
+        for c in rows:
+            typer.echo(
+                f"{c.id:>6}  person {c.person_ref:<10} first {c.first_contact_at:%Y-%m-%d %H:%M}Z "
+                f"{c.max_overlap_min:>5.0f} min {c.min_distance_m:>5.1f} m  {c.risk_class:<6} "
+                f"{c.state:<13} quarantine until {c.quarantine_until_date}"
+            )
+
+
+@contact_app.command("move")
+def move(
+    contact_id: int,
+    state: Annotated[str, typer.Argument(help="notified, tested, in_quarantine or released.")],
+    result: Annotated[str | None, typer.Option(help="Test result, with 'tested'.")] = None,
+    note: Annotated[str | None, typer.Option(help="A note on the contact.")] = None,
+    override_reason: Annotated[
+        str | None, typer.Option(help="Why release comes before the end of quarantine.")
+    ] = None,
+) -> None:
+    """Move a contact to its next state of follow-up."""
+    from citytrace.contacts import service as contacts
+    from citytrace.contacts.models import ContactState
+
+    try:
+        target = ContactState(state)
+    except ValueError:
+        choices = ", ".join(s.value for s in ContactState)
+        raise InputError(f"unknown state {state!r}; one of {choices}", location="STATE") from None
+    with session_scope() as session:
+        moved = contacts.transition(
+            session=session,
+            actor=actor(),
+            contact_id=contact_id,
+            state=target,
+            test_result=result,
+            note=note,
+            override_reason=override_reason,
+        )
+        typer.echo(f"contact {moved.id}: {moved.state}")

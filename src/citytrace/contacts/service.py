@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,9 @@ from citytrace.config import get_settings
 from citytrace.contacts.models import Contact, ContactState, RiskClass
 from citytrace.db import utcnow
 from citytrace.errors import ConflictError, InputError, NotFoundError
+from citytrace.exposure import ExposureRule, RecordIndex, RecordStore, find_contacts
+from citytrace.investigation import service as investigation
+from citytrace.investigation.models import VisitStatus
 
 QUARANTINE_DAYS = 14
 
@@ -59,6 +63,59 @@ def get_or_raise(*, session: Session, contact_id: int) -> Contact:
     if contact is None:
         raise NotFoundError(f"contact {contact_id} does not exist")
     return contact
+
+
+def record_store(*, create: bool = True) -> RecordStore | None:
+    """The city's records (visits, check-ins, payments, cell records) the search runs over."""
+    settings = get_settings()
+    root = settings.records_dir
+    if not (root / "store.json").is_file() and not create:
+        return None
+    return RecordStore(root, timezone=settings.timezone)
+
+
+def search(
+    *,
+    session: Session,
+    actor: str,
+    case_id: int,
+    distance_m: float = 20.0,
+    min_overlap_min: float = 15.0,
+    records: RecordStore | RecordIndex | pa.Table | None = None,
+) -> SearchResult:
+    """Search the city's records for the case's contacts and store what is found.
+
+    The case's route (its visits, less those an investigator rejected) is joined in space and
+    time with the records; see :mod:`citytrace.exposure.definition` for what makes a contact.
+    """
+    case = cases.get_or_raise(session=session, case_id=case_id)
+    visits = [
+        v
+        for v in investigation.list_visits(session=session, case_id=case.id)
+        if v.status != VisitStatus.REJECTED
+    ]
+    if not visits:
+        raise InputError(f"case {case.id} has no route to search from: attach evidence first")
+    rule = ExposureRule(distance_m=distance_m, min_overlap_min=min_overlap_min)
+    store = records if records is not None else record_store(create=False)
+    if store is None or (isinstance(store, RecordStore) and not store.days()):
+        found: list[dict[str, object]] = []
+    else:
+        ts = pa.timestamp("us", tz="UTC")
+        table = pa.table(
+            {
+                "case_id": pa.array([case.id] * len(visits), pa.int64()),
+                "latitude": [v.latitude for v in visits],
+                "longitude": [v.longitude for v in visits],
+                "radius_m": [v.radius_m for v in visits],
+                "started_at": pa.array([v.started_at for v in visits], ts),
+                "finished_at": pa.array([v.finished_at for v in visits], ts),
+            }
+        )
+        own = case.person_ref or ""
+        exclude: dict[object, object] | None = {case.id: int(own)} if own.isdigit() else None
+        found = find_contacts(table, store, rule, exclude_person_ids=exclude).to_pylist()
+    return store_found(session=session, actor=actor, case_id=case.id, found=found)
 
 
 def store_found(

@@ -1,0 +1,70 @@
+"""HTTP routes of the exposure search and the follow-up of contacts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from citytrace.api.deps import ActorDep, SessionDep
+from citytrace.auth.dependencies import case_for, contact_for
+from citytrace.auth.permissions import Permission
+from citytrace.cases.models import Case
+from citytrace.contacts import service
+from citytrace.contacts.models import Contact, ContactState
+from citytrace.contacts.schemas import ContactOut, SearchIn, SearchOut, TransitionIn
+
+router = APIRouter(tags=["contacts"])
+
+
+@router.post("/api/cases/{case_id}/contacts/search")
+def search_contacts(
+    case: Annotated[Case, Depends(case_for(Permission.CONTACT_WRITE))],
+    data: SearchIn,
+    session: SessionDep,
+    actor: ActorDep,
+) -> SearchOut:
+    """Find who shared a place and a time with the case (within ``distance_m`` for at least
+    ``min_overlap_min``) in the city's records; new contacts are identified, known ones updated."""
+    result = service.search(
+        session=session,
+        actor=actor,
+        case_id=case.id,
+        distance_m=data.distance_m,
+        min_overlap_min=data.min_overlap_min,
+    )
+    return SearchOut(found=result.found, new=result.new, updated=result.updated)
+
+
+@router.get("/api/cases/{case_id}/contacts")
+def list_contacts(
+    case: Annotated[Case, Depends(case_for(Permission.CONTACT_READ))],
+    session: SessionDep,
+    state: ContactState | None = None,
+) -> list[ContactOut]:
+    """The case's contacts, earliest contact first, with where their follow-up stands."""
+    return [
+        ContactOut.model_validate(c)
+        for c in service.list_(session=session, case_id=case.id, state=state)
+    ]
+
+
+@router.post("/api/contacts/{contact_id}/transition")
+def transition_contact(
+    contact: Annotated[Contact, Depends(contact_for(Permission.CONTACT_WRITE))],
+    data: TransitionIn,
+    session: SessionDep,
+    actor: ActorDep,
+) -> ContactOut:
+    """Move a contact on: notified, tested (with its result), in quarantine, released (not before
+    the end of quarantine, 14 days after the last contact, unless a reason is given)."""
+    moved = service.transition(
+        session=session,
+        actor=actor,
+        contact_id=contact.id,
+        state=data.state,
+        test_result=data.test_result,
+        note=data.note,
+        override_reason=data.override_reason,
+    )
+    return ContactOut.model_validate(moved)

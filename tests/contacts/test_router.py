@@ -1,0 +1,90 @@
+"""The contacts API: search the city's records from a case's route, then follow each contact."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from citytrace.api.app import create_app
+from citytrace.api.deps import get_session
+from citytrace.auth.models import Role
+from citytrace.contacts.service import record_store
+from tests.auth.factories import bearer, make_user
+from tests.factories import CARD_CSV
+
+# The card payment of CARD_CSV: 11:20 in Seoul on 3 March 2020, at a cafe (paid on arrival).
+PAID_AT = datetime(2020, 3, 3, 2, 20, tzinfo=UTC)
+CAFE = (37.55475, 126.97075)
+
+
+@pytest.fixture
+def client(engine: Engine, session: Session) -> Iterator[TestClient]:
+    app = create_app(engine)
+    app.dependency_overrides[get_session] = lambda: session
+    headers = bearer(session, make_user(session, Role.ADMINISTRATOR, username="admin"))
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
+        yield c
+
+
+def _city_records() -> None:
+    ts = pa.timestamp("us", tz="UTC")
+    store = record_store()
+    assert store is not None
+    store.append_day(
+        pa.table(
+            {
+                "person_id": pa.array([501, 502], pa.int64()),
+                "latitude": [CAFE[0], CAFE[0] + 0.01],
+                "longitude": [CAFE[1], CAFE[1]],
+                "started_at": pa.array([PAID_AT, PAID_AT], ts),
+                "finished_at": pa.array([PAID_AT + timedelta(hours=1)] * 2, ts),
+            }
+        )
+    )
+
+
+class TestContactsApi:
+    def test_search_list_and_follow_up(self, client: TestClient) -> None:
+        _city_records()
+        case = client.post(
+            "/api/cases", json={"confirmed_date": "2020-03-05", "symptom_onset_date": "2020-03-03"}
+        ).json()
+        upload = client.post(
+            f"/api/cases/{case['id']}/evidence", files={"file": ("card.csv", CARD_CSV.encode())}
+        )
+        assert upload.status_code == 201, upload.text
+        found = client.post(
+            f"/api/cases/{case['id']}/contacts/search",
+            json={"distance_m": 20, "min_overlap_min": 15},
+        )
+        assert found.json() == {"found": 1, "new": 1, "updated": 0}
+        (contact,) = client.get(f"/api/cases/{case['id']}/contacts").json()
+        assert contact["person_ref"] == "501" and contact["state"] == "identified"
+        assert contact["quarantine_until_date"] == "2020-03-17"
+
+        moved = client.post(f"/api/contacts/{contact['id']}/transition", json={"state": "tested"})
+        assert moved.status_code == 409
+        assert "can move to in_quarantine, notified" in moved.json()["error"]
+        moved = client.post(
+            f"/api/contacts/{contact['id']}/transition", json={"state": "in_quarantine"}
+        )
+        assert moved.json()["state"] == "in_quarantine"
+        early = client.post(f"/api/contacts/{contact['id']}/transition", json={"state": "released"})
+        assert early.status_code == 409 and "until 2020-03-17" in early.json()["error"]
+
+    def test_search_needs_a_route(self, client: TestClient) -> None:
+        case = client.post("/api/cases", json={"confirmed_date": "2020-03-05"}).json()
+        resp = client.post(f"/api/cases/{case['id']}/contacts/search", json={})
+        assert resp.status_code == 422 and "no route" in resp.json()["error"]
+
+    def test_bad_search_options_name_the_field(self, client: TestClient) -> None:
+        case = client.post("/api/cases", json={"confirmed_date": "2020-03-05"}).json()
+        resp = client.post(f"/api/cases/{case['id']}/contacts/search", json={"distance_m": -3})
+        assert resp.status_code == 422
+        assert resp.json()["problems"][0]["field"] == "body.distance_m"

@@ -1,0 +1,190 @@
+"""Contacts: found by the exposure search from a case's route, followed until release."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+from sqlalchemy.orm import Session
+
+from citytrace.audit import service as audit
+from citytrace.cases import service as cases
+from citytrace.cases.schemas import CaseCreate
+from citytrace.contacts import service
+from citytrace.contacts.models import ContactState, RiskClass
+from citytrace.errors import ConflictError, InputError
+from citytrace.investigation.models import Visit, VisitStatus
+
+T0 = datetime(2020, 3, 2, 12, 0, tzinfo=UTC)  # 21:00 in Seoul
+CAFE = (37.5665, 126.9780)
+
+
+def records(rows: list[tuple[int, float, float, datetime, datetime]]) -> pa.Table:
+    ts = pa.timestamp("us", tz="UTC")
+    return pa.table(
+        {
+            "person_id": pa.array([r[0] for r in rows], pa.int64()),
+            "latitude": [r[1] for r in rows],
+            "longitude": [r[2] for r in rows],
+            "started_at": pa.array([r[3] for r in rows], ts),
+            "finished_at": pa.array([r[4] for r in rows], ts),
+        }
+    )
+
+
+CITY = records(
+    [
+        (1, *CAFE, T0 + timedelta(minutes=30), T0 + timedelta(hours=2)),  # 30 min together
+        (2, *CAFE, T0 + timedelta(minutes=50), T0 + timedelta(minutes=90)),  # only 10 min
+        (3, CAFE[0] + 0.005, CAFE[1], T0, T0 + timedelta(hours=1)),  # 550 m away
+        (4, *CAFE, T0, T0 + timedelta(hours=1)),  # the case's own records
+    ]
+)
+
+
+@pytest.fixture
+def case_id(session: Session) -> int:
+    case = cases.create(
+        session=session,
+        actor="t",
+        data=CaseCreate(confirmed_date=date(2020, 3, 3), symptom_onset_date=date(2020, 3, 2)),
+    )
+    case.person_ref = "4"
+    session.add(
+        Visit(
+            case_id=case.id,
+            started_at=T0,
+            finished_at=T0 + timedelta(hours=1),
+            latitude=CAFE[0],
+            longitude=CAFE[1],
+            radius_m=0.0,
+            evidence_kinds=["card"],
+            evidence_count=1,
+            confidence=0.75,
+        )
+    )
+    session.flush()
+    return case.id
+
+
+class TestSearch:
+    def test_finds_who_was_there_long_enough_and_not_the_case_itself(
+        self, session: Session, case_id: int
+    ) -> None:
+        result = service.search(session=session, actor="inv", case_id=case_id, records=CITY)
+        assert (result.found, result.new, result.updated) == (1, 1, 0)
+        (contact,) = service.list_(session=session, case_id=case_id)
+        assert contact.person_ref == "1"
+        assert contact.first_contact_at == T0 + timedelta(minutes=30)
+        assert contact.last_contact_at == T0 + timedelta(hours=1)
+        assert contact.max_overlap_min == pytest.approx(30)
+        assert contact.risk_class == RiskClass.CLOSE
+        # Last contact 22:00 in Seoul on 2 March: quarantine to the end of 16 March.
+        assert contact.quarantine_until_date == date(2020, 3, 16)
+        event = audit.list_(session=session, entity="case", entity_id=case_id)[-1]
+        assert event.action == "exposure.search" and event.detail["new"] == 1
+
+    def test_a_shorter_overlap_rule_finds_more(self, session: Session, case_id: int) -> None:
+        result = service.search(
+            session=session, actor="inv", case_id=case_id, records=CITY, min_overlap_min=5
+        )
+        assert result.new == 2
+
+    def test_searching_again_keeps_the_follow_up(self, session: Session, case_id: int) -> None:
+        service.search(session=session, actor="inv", case_id=case_id, records=CITY)
+        (contact,) = service.list_(session=session, case_id=case_id)
+        service.transition(
+            session=session, actor="inv", contact_id=contact.id, state=ContactState.NOTIFIED
+        )
+        again = service.search(session=session, actor="inv", case_id=case_id, records=CITY)
+        assert (again.new, again.updated) == (0, 1)
+        assert service.list_(session=session, case_id=case_id)[0].state == ContactState.NOTIFIED
+
+    def test_rejected_visits_are_not_searched(self, session: Session, case_id: int) -> None:
+        for visit in session.query(Visit).filter_by(case_id=case_id):
+            visit.status = VisitStatus.REJECTED
+        session.flush()
+        with pytest.raises(InputError, match="no route to search from"):
+            service.search(session=session, actor="inv", case_id=case_id, records=CITY)
+
+    def test_no_city_records_finds_nobody(self, session: Session, case_id: int) -> None:
+        result = service.search(session=session, actor="inv", case_id=case_id)
+        assert result.found == 0
+
+
+class TestTransition:
+    @pytest.fixture
+    def contact_id(self, session: Session, case_id: int) -> int:
+        service.search(session=session, actor="inv", case_id=case_id, records=CITY)
+        return service.list_(session=session, case_id=case_id)[0].id
+
+    def test_follow_up_in_order(self, session: Session, contact_id: int) -> None:
+        with pytest.raises(ConflictError, match="can move to in_quarantine, notified"):
+            service.transition(
+                session=session, actor="i", contact_id=contact_id, state=ContactState.TESTED
+            )
+        service.transition(
+            session=session, actor="i", contact_id=contact_id, state=ContactState.NOTIFIED
+        )
+        with pytest.raises(InputError, match="needs its result"):
+            service.transition(
+                session=session, actor="i", contact_id=contact_id, state=ContactState.TESTED
+            )
+        tested = service.transition(
+            session=session,
+            actor="i",
+            contact_id=contact_id,
+            state=ContactState.TESTED,
+            test_result="negative",
+        )
+        assert tested.tested_at is not None and tested.test_result == "negative"
+
+    def test_release_waits_for_the_end_of_quarantine(
+        self, session: Session, contact_id: int
+    ) -> None:
+        service.transition(
+            session=session, actor="i", contact_id=contact_id, state=ContactState.IN_QUARANTINE
+        )
+        with pytest.raises(ConflictError, match="in quarantine until 2020-03-16"):
+            service.transition(
+                session=session,
+                actor="i",
+                contact_id=contact_id,
+                state=ContactState.RELEASED,
+                today=date(2020, 3, 16),
+            )
+        released = service.transition(
+            session=session,
+            actor="i",
+            contact_id=contact_id,
+            state=ContactState.RELEASED,
+            today=date(2020, 3, 17),
+        )
+        assert released.state == ContactState.RELEASED and released.released_at is not None
+        with pytest.raises(ConflictError, match="can move to none"):
+            service.transition(
+                session=session, actor="i", contact_id=contact_id, state=ContactState.NOTIFIED
+            )
+
+    def test_early_release_needs_a_reason_and_is_audited(
+        self, session: Session, contact_id: int
+    ) -> None:
+        service.transition(
+            session=session, actor="i", contact_id=contact_id, state=ContactState.IN_QUARANTINE
+        )
+        service.transition(
+            session=session,
+            actor="i",
+            contact_id=contact_id,
+            state=ContactState.RELEASED,
+            override_reason="exposure ruled out: CCTV shows another table",
+            today=date(2020, 3, 5),
+        )
+        event = audit.list_(session=session, entity="case")[-1]
+        assert event.detail == {
+            "contact_id": contact_id,
+            "from": "in_quarantine",
+            "to": "released",
+            "override": True,
+        }
