@@ -1,0 +1,515 @@
+"""Numba kernels of the exposure search: the candidate window of a visit, and the index scan.
+
+The arithmetic of the grid (rows, columns) is that of :class:`citytrace.exposure.grid.Grid`, and the
+distance is :func:`citytrace.geo.haversine_m` operation for operation, so that every engine sees
+the same cells and (up to the last bits of ``sin``/``cos``) the same distances.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+EARTH_RADIUS_M = 6_371_000.0
+_DEG2RAD = math.pi / 180.0  # numpy's radians multiplies by this very constant
+_GROW = 1.0 + 1e-9  # widening of the window bounds (grid module, step 4)
+# Index keys are (radius class << 43) | (cell << 3) | duration class: the records of a cell, of
+# every duration class, lie together. Cells of the finest grid are below 2**40.
+_CLASS_SHIFT = 43
+_CELL_SHIFT = 3
+_DURATION_MASK = 7
+
+
+@njit(cache=True, nogil=True, inline="always")
+def haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """:func:`citytrace.geo.haversine_m` for one pair, in the same order of operations."""
+    phi1 = lat1 * _DEG2RAD
+    phi2 = lat2 * _DEG2RAD
+    dphi = phi2 - phi1
+    dlam = (lon2 - lon1) * _DEG2RAD
+    s1 = math.sin(dphi / 2.0)
+    s2 = math.sin(dlam / 2.0)
+    a = s1 * s1 + math.cos(phi1) * math.cos(phi2) * (s2 * s2)
+    a = min(max(a, 0.0), 1.0)
+    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _index(x: float, offset: float, size: float, n: float) -> int:
+    i = math.floor((x + offset) / size)
+    return int(min(max(i, 0.0), n - 1.0))
+
+
+@njit(cache=True, nogil=True)
+def window(
+    lat: float,
+    lon: float,
+    reach_m: float,
+    row_deg: float,
+    col_deg: float,
+    n_rows: float,
+    n_cols: float,
+) -> tuple[int, int, int, int, int, int]:
+    """Rows ``row0..row1`` and column ranges ``a0..a1`` and ``b0..b1`` (empty when ``b0 > b1``)
+    that hold every position within ``reach_m`` of ``(lat, lon)`` (grid module, steps 1, 2, 4)."""
+    reach = reach_m * _GROW
+    dphi = reach / EARTH_RADIUS_M / _DEG2RAD * _GROW + 1e-12
+    lo_lat = lat - dphi
+    hi_lat = lat + dphi
+    row0 = _index(max(lo_lat, -90.0), 90.0, row_deg, n_rows)
+    row1 = _index(min(hi_lat, 90.0), 90.0, row_deg, n_rows)
+    last = int(n_cols) - 1
+    phim = max(abs(lo_lat), abs(hi_lat))
+    if phim >= 90.0 or reach / (2.0 * EARTH_RADIUS_M) >= math.pi / 2.0:
+        return row0, row1, 0, last, 1, 0
+    x = math.sin(reach / (2.0 * EARTH_RADIUS_M)) / math.cos(phim * _DEG2RAD)
+    if x >= 1.0:
+        return row0, row1, 0, last, 1, 0
+    dlam = 2.0 * math.asin(x) / _DEG2RAD * _GROW + 1e-12
+    if dlam >= 180.0:
+        return row0, row1, 0, last, 1, 0
+    lo = lon - dlam
+    hi = lon + dlam
+    if lo < -180.0:
+        a0 = _index(lo + 360.0, 180.0, col_deg, n_cols)
+        b1 = _index(hi, 180.0, col_deg, n_cols)
+        if b1 >= a0:
+            return row0, row1, 0, last, 1, 0
+        return row0, row1, a0, last, 0, b1
+    if hi > 180.0:
+        a0 = _index(lo, 180.0, col_deg, n_cols)
+        b1 = _index(hi - 360.0, 180.0, col_deg, n_cols)
+        if b1 >= a0:
+            return row0, row1, 0, last, 1, 0
+        return row0, row1, a0, last, 0, b1
+    return (
+        row0,
+        row1,
+        _index(lo, 180.0, col_deg, n_cols),
+        _index(hi, 180.0, col_deg, n_cols),
+        1,
+        0,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _box(
+    lat: float,
+    lon: float,
+    radius: float,
+    start: int,
+    end: int,
+    c: int,
+    duration_us: int,
+    bucket_us: int,
+    class_radius: np.ndarray,
+    row_deg: np.ndarray,
+    col_deg: np.ndarray,
+    n_rows: np.ndarray,
+    n_cols: np.ndarray,
+    limit_m: float,
+    overlap_us: int,
+) -> tuple[int, int, int, int, int, int, int, int]:
+    """Rows, column ranges and buckets of one visit at one level; ``bucket1 < bucket0`` when the
+    visit is too short for the overlap."""
+    lo_t = start + overlap_us - duration_us
+    hi_t = end - overlap_us
+    if hi_t < lo_t:
+        return 0, -1, 0, -1, 0, -1, 0, -1
+    row0, row1, a0, a1, b0, b1 = window(
+        lat, lon, limit_m + radius + class_radius[c], row_deg[c], col_deg[c], n_rows[c], n_cols[c]
+    )
+    return row0, row1, a0, a1, b0, b1, lo_t // bucket_us, hi_t // bucket_us
+
+
+@njit(cache=True, nogil=True)
+def query_keys(
+    v_lat: np.ndarray,
+    v_lon: np.ndarray,
+    v_radius: np.ndarray,
+    v_start: np.ndarray,
+    v_end: np.ndarray,
+    levels: np.ndarray,
+    level_class: np.ndarray,
+    level_duration_us: np.ndarray,
+    level_bucket_us: np.ndarray,
+    class_radius: np.ndarray,
+    row_deg: np.ndarray,
+    col_deg: np.ndarray,
+    n_rows: np.ndarray,
+    n_cols: np.ndarray,
+    limit_m: float,
+    overlap_us: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ``(visit, level, cell, bucket)`` keys of the visits, for the SQL engines.
+
+    ``limit_m`` is ``D`` plus the tolerance; ``overlap_us`` is ``T``. Counted first, then filled.
+    """
+    total = 0
+    for i in range(v_lat.size):
+        for j in range(levels.size):
+            row0, row1, a0, a1, b0, b1, t0, t1 = _box(
+                v_lat[i], v_lon[i], v_radius[i], v_start[i], v_end[i], level_class[j],
+                level_duration_us[j], level_bucket_us[j], class_radius, row_deg, col_deg,
+                n_rows, n_cols, limit_m, overlap_us,
+            )  # fmt: skip
+            if t1 < t0:
+                continue
+            width = (a1 - a0 + 1) + max(b1 - b0 + 1, 0)
+            total += (row1 - row0 + 1) * width * (t1 - t0 + 1)
+    out_visit = np.empty(total, np.int64)
+    out_level = np.empty(total, np.int16)
+    out_cell = np.empty(total, np.int64)
+    out_bucket = np.empty(total, np.int64)
+    k = 0
+    for i in range(v_lat.size):
+        for j in range(levels.size):
+            c = level_class[j]
+            row0, row1, a0, a1, b0, b1, t0, t1 = _box(
+                v_lat[i], v_lon[i], v_radius[i], v_start[i], v_end[i], c,
+                level_duration_us[j], level_bucket_us[j], class_radius, row_deg, col_deg,
+                n_rows, n_cols, limit_m, overlap_us,
+            )  # fmt: skip
+            if t1 < t0:
+                continue
+            ncol = np.int64(n_cols[c])
+            for row in range(row0, row1 + 1):
+                for part in range(2):
+                    c0 = a0 if part == 0 else b0
+                    c1 = a1 if part == 0 else b1
+                    for col in range(c0, c1 + 1):
+                        for b in range(t0, t1 + 1):
+                            out_visit[k] = i
+                            out_level[k] = levels[j]
+                            out_cell[k] = row * ncol + col
+                            out_bucket[k] = b
+                            k += 1
+    return out_visit, out_level, out_cell, out_bucket
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lower(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
+    """First position in ``values[lo:hi]`` (sorted) whose value is >= x."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _upper(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
+    """First position in ``values[lo:hi]`` (sorted) whose value is > x."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gallop(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
+    """:func:`_lower` by exponential search from ``lo``: cheap when the answer is near."""
+    step = 1
+    while lo + step < hi and values[lo + step - 1] < x:
+        step *= 2
+    return _lower(values, lo + step // 2, min(lo + step, hi), x)
+
+
+@njit(cache=True, nogil=True)
+def _grow(values: np.ndarray, size: int) -> np.ndarray:
+    out = np.empty(size, values.dtype)
+    out[: values.size] = values
+    return out
+
+
+@njit(cache=True, nogil=True)
+def search_cases(
+    case_lo: int,
+    case_hi: int,
+    visit_offsets: np.ndarray,
+    v_lat: np.ndarray,
+    v_lon: np.ndarray,
+    v_radius: np.ndarray,
+    v_start: np.ndarray,
+    v_end: np.ndarray,
+    v_own: np.ndarray,
+    classes: np.ndarray,
+    class_duration_us: np.ndarray,
+    level_duration_us: np.ndarray,
+    n_durations: int,
+    class_radius: np.ndarray,
+    row_deg: np.ndarray,
+    col_deg: np.ndarray,
+    n_rows: np.ndarray,
+    n_cols: np.ndarray,
+    keys: np.ndarray,
+    offsets: np.ndarray,
+    r_lat: np.ndarray,
+    r_lon: np.ndarray,
+    r_radius: np.ndarray,
+    r_start: np.ndarray,
+    r_end: np.ndarray,
+    r_person: np.ndarray,
+    r_kind: np.ndarray,
+    n_persons: int,
+    limit_m: float,
+    overlap_us: int,
+    close_limit_m: float,
+    close_overlap_us: int,
+    close_max_radius_m: float,
+) -> tuple[
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+]:
+    """The contacts of cases ``case_lo..case_hi-1``, aggregated per (case, person) and sorted.
+
+    Visits are sorted by case (``visit_offsets[c]:visit_offsets[c+1]`` are case c's), with their
+    own person's code or -1 in ``v_own``. Records are sorted by (key, start): ``keys`` are the
+    distinct ``(radius class << 43) | (cell << 3) | duration class`` values and ``offsets`` where
+    each key's records begin (plus the end). ``classes`` are the radius classes present, with the
+    longest record of each in ``class_duration_us``; ``level_duration_us`` is the longest record
+    of each level (``class * n_durations + duration class``). ``r_person`` are dense person codes
+    below ``n_persons``, ordered as the ids; ``r_kind`` kind codes below 64. A visit's box is
+    computed once per radius class, and each row of it is one range of keys, across all duration
+    classes.
+
+    For each case, the contact pairs are folded per person as they are found (a slot per person,
+    reset after the case), then emitted in person order: no sort of all the pairs. Returns, per
+    (case, person): case, person code, first contact (us), end of the last (us), longest overlap
+    (us), smallest gap
+    (m, at least 0), kinds as a bit mask, pairs, and whether a pair met the close-contact rule.
+    """
+    slot = np.full(n_persons, -1, np.int64)
+    gcap = 256
+    g_person = np.empty(gcap, np.int64)
+    g_first = np.empty(gcap, np.int64)
+    g_last = np.empty(gcap, np.int64)
+    g_overlap = np.empty(gcap, np.int64)
+    g_dist = np.empty(gcap, np.float64)
+    g_kinds = np.empty(gcap, np.int64)
+    g_count = np.empty(gcap, np.int64)
+    g_close = np.empty(gcap, np.bool_)
+    ocap = 1024
+    o_case = np.empty(ocap, np.int64)
+    o_person = np.empty(ocap, np.int64)
+    o_first = np.empty(ocap, np.int64)
+    o_last = np.empty(ocap, np.int64)
+    o_overlap = np.empty(ocap, np.int64)
+    o_dist = np.empty(ocap, np.float64)
+    o_kinds = np.empty(ocap, np.int64)
+    o_count = np.empty(ocap, np.int64)
+    o_close = np.empty(ocap, np.bool_)
+    n_out = 0
+    n_keys = keys.size
+    # Below this, R * |dlat| (a lower bound of the distance) proves a candidate too far.
+    lat_slack = 1.0 - 1e-9
+    m_per_deg = EARTH_RADIUS_M * _DEG2RAD
+    for case in range(case_lo, case_hi):
+        ng = 0
+        for i in range(visit_offsets[case], visit_offsets[case + 1]):
+            vs = v_start[i]
+            ve = v_end[i]
+            lat = v_lat[i]
+            lon = v_lon[i]
+            rv = v_radius[i]
+            own = v_own[i]
+            last_lat = np.nan
+            last_lon = np.nan
+            last_h = 0.0
+            hi_t = ve - overlap_us
+            for ci in range(classes.size):
+                c = classes[ci]
+                if hi_t < vs + overlap_us - class_duration_us[ci]:
+                    continue  # too short a visit for any record of the class
+                row0, row1, a0, a1, b0, b1 = window(
+                    lat,
+                    lon,
+                    limit_m + rv + class_radius[c],
+                    row_deg[c],
+                    col_deg[c],
+                    n_rows[c],
+                    n_cols[c],
+                )
+                ncol = np.int64(n_cols[c])
+                base = np.int64(c) << _CLASS_SHIFT
+                level0 = c * n_durations
+                at = 0  # keys only grow from row to row: search onwards from here
+                for row in range(row0, row1 + 1):
+                    for part in range(2):
+                        c0 = a0 if part == 0 else b0
+                        c1 = a1 if part == 0 else b1
+                        if c1 < c0:
+                            continue
+                        lo_key = base | ((row * ncol + c0) << _CELL_SHIFT)
+                        hi_key = base | ((row * ncol + c1) << _CELL_SHIFT) | _DURATION_MASK
+                        if part == 0:
+                            k0 = _gallop(keys, at, n_keys, lo_key)
+                        else:  # the wrapped part lies at the row's start: search it all
+                            k0 = _lower(keys, 0, n_keys, lo_key)
+                        k1 = _gallop(keys, k0, n_keys, hi_key + 1)
+                        if part == 0:
+                            at = k1
+                        for k in range(k0, k1):
+                            level = level0 + (keys[k] & _DURATION_MASK)
+                            lo_t = vs + overlap_us - level_duration_us[level]
+                            if hi_t < lo_t:
+                                continue
+                            p0 = _lower(r_start, offsets[k], offsets[k + 1], lo_t)
+                            p1 = _upper(r_start, p0, offsets[k + 1], hi_t)
+                            for p in range(p0, p1):
+                                rs = r_start[p]
+                                re = r_end[p]
+                                overlap = min(ve, re) - max(vs, rs)
+                                if overlap < overlap_us:
+                                    continue
+                                person = r_person[p]
+                                if person == own:
+                                    continue
+                                rr = r_radius[p]
+                                plat = r_lat[p]
+                                if abs(plat - lat) * m_per_deg * lat_slack - rv - rr > limit_m:
+                                    continue
+                                plon = r_lon[p]
+                                if plat != last_lat or plon != last_lon:
+                                    last_h = haversine(lat, lon, plat, plon)
+                                    last_lat = plat
+                                    last_lon = plon
+                                gap = last_h - rv - rr
+                                if gap > limit_m:
+                                    continue
+                                first = max(vs, rs)
+                                until = min(ve, re)
+                                dist = max(gap, 0.0)
+                                close = (
+                                    gap <= close_limit_m
+                                    and overlap >= close_overlap_us
+                                    and rv <= close_max_radius_m
+                                    and rr <= close_max_radius_m
+                                )
+                                bit = np.int64(1) << np.int64(r_kind[p])
+                                g = slot[person]
+                                if g < 0:
+                                    if ng == gcap:
+                                        gcap *= 2
+                                        g_person = _grow(g_person, gcap)
+                                        g_first = _grow(g_first, gcap)
+                                        g_last = _grow(g_last, gcap)
+                                        g_overlap = _grow(g_overlap, gcap)
+                                        g_dist = _grow(g_dist, gcap)
+                                        g_kinds = _grow(g_kinds, gcap)
+                                        g_count = _grow(g_count, gcap)
+                                        g_close = _grow(g_close, gcap)
+                                    g = ng
+                                    ng += 1
+                                    slot[person] = g
+                                    g_person[g] = person
+                                    g_first[g] = first
+                                    g_last[g] = until
+                                    g_overlap[g] = overlap
+                                    g_dist[g] = dist
+                                    g_kinds[g] = bit
+                                    g_count[g] = 1
+                                    g_close[g] = close
+                                else:
+                                    g_first[g] = min(g_first[g], first)
+                                    g_last[g] = max(g_last[g], until)
+                                    g_overlap[g] = max(g_overlap[g], overlap)
+                                    g_dist[g] = min(g_dist[g], dist)
+                                    g_kinds[g] |= bit
+                                    g_count[g] += 1
+                                    g_close[g] = g_close[g] or close
+        if ng == 0:
+            continue
+        if n_out + ng > ocap:
+            while n_out + ng > ocap:
+                ocap *= 2
+            o_case = _grow(o_case, ocap)
+            o_person = _grow(o_person, ocap)
+            o_first = _grow(o_first, ocap)
+            o_last = _grow(o_last, ocap)
+            o_overlap = _grow(o_overlap, ocap)
+            o_dist = _grow(o_dist, ocap)
+            o_kinds = _grow(o_kinds, ocap)
+            o_count = _grow(o_count, ocap)
+            o_close = _grow(o_close, ocap)
+        order = np.argsort(g_person[:ng])
+        for g in order:
+            o_case[n_out] = case
+            o_person[n_out] = g_person[g]
+            o_first[n_out] = g_first[g]
+            o_last[n_out] = g_last[g]
+            o_overlap[n_out] = g_overlap[g]
+            o_dist[n_out] = g_dist[g]
+            o_kinds[n_out] = g_kinds[g]
+            o_count[n_out] = g_count[g]
+            o_close[n_out] = g_close[g]
+            n_out += 1
+        for g in range(ng):
+            slot[g_person[g]] = -1
+    return (
+        o_case[:n_out],
+        o_person[:n_out],
+        o_first[:n_out],
+        o_last[:n_out],
+        o_overlap[:n_out],
+        o_dist[:n_out],
+        o_kinds[:n_out],
+        o_count[:n_out],
+        o_close[:n_out],
+    )
+
+
+@njit(cache=True, nogil=True)
+def key_offsets(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted key array and where each run begins (plus the end)."""
+    n = sorted_keys.size
+    count = 0
+    for i in range(n):
+        if i == 0 or sorted_keys[i] != sorted_keys[i - 1]:
+            count += 1
+    keys = np.empty(count, np.int64)
+    offsets = np.empty(count + 1, np.int64)
+    k = 0
+    for i in range(n):
+        if i == 0 or sorted_keys[i] != sorted_keys[i - 1]:
+            keys[k] = sorted_keys[i]
+            offsets[k] = i
+            k += 1
+    offsets[count] = n
+    return keys, offsets
+
+
+@njit(cache=True, nogil=True)
+def sort_runs(offsets: np.ndarray, started: np.ndarray, order: np.ndarray) -> int:
+    """Sort ``started`` (and ``order`` alike) within each run ``offsets[k]:offsets[k+1]`` whose
+    values are out of order; in place. Returns the number of runs sorted."""
+    fixed = 0
+    for k in range(offsets.size - 1):
+        a = offsets[k]
+        b = offsets[k + 1]
+        ordered = True
+        for i in range(a + 1, b):
+            if started[i] < started[i - 1]:
+                ordered = False
+                break
+        if ordered:
+            continue
+        perm = np.argsort(started[a:b], kind="mergesort")
+        started[a:b] = started[a:b][perm]
+        order[a:b] = order[a:b][perm]
+        fixed += 1
+    return fixed

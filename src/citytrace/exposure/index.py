@@ -1,0 +1,442 @@
+"""An in-memory index of the city's records, built once and searched many times.
+
+The records are held as plain arrays sorted by ``(radius class, cell, duration class,
+started_at)``: the distinct keys of the first three with the offset of each one's records (a
+compressed sparse row layout). For each case visit and each radius class the search takes the rows
+and column ranges of the visit's box (:mod:`citytrace.exposure.grid`), finds the non-empty cells
+of each row range (all their duration classes at once) by a galloping search, and within each
+binary-searches the start times that the overlap allows for that duration class; only those
+records get the exact test. The work is proportional to the candidates, not to the city: a case's 30
+visits take a few thousand binary searches and exact tests, whether the city has a million
+records or a hundred million.
+
+Contacts are folded per (case, person) as they are found, one case at a time, with a slot per
+person (persons get dense codes when the index is built), so no sort of all the pairs is needed
+and the output comes out in order. Cases are split among threads (the kernels release the GIL).
+
+Memory is about 41 bytes a record: positions and times as float64/int64, person codes as int32,
+radii as float32 when that is exact, kinds as one byte.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from citytrace.errors import InputError
+from citytrace.exposure import _kernels, grid
+from citytrace.exposure._common import (
+    RAW_SCHEMA,
+    PreparedRecords,
+    finish,
+    own_persons,
+    prepare_table,
+)
+from citytrace.exposure.definition import TOLERANCE_M, ExposureRule
+from citytrace.exposure.store import RecordStore
+from citytrace.exposure.visits import CaseVisits, check_visits
+
+__all__ = ["RecordIndex"]
+
+_CLASS_RADIUS, _ROW_DEG, _COL_DEG, _N_ROWS, _N_COLS = grid.grid_arrays()
+_MAX_KINDS = 63  # kinds are folded as bits of an int64
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    keys: NDArray[np.int64]
+    offsets: NDArray[np.int64]
+    latitude: NDArray[np.float64]
+    longitude: NDArray[np.float64]
+    radius_m: NDArray[np.floating]
+    started_us: NDArray[np.int64]
+    finished_us: NDArray[np.int64]
+    person: NDArray[np.int32]  # dense codes, in the order of the ids
+    kind: NDArray[np.uint8]
+
+
+class RecordIndex:
+    """The records in memory, sorted for the search; immutable once built.
+
+    Build with :meth:`build`; search with :meth:`query` (or
+    :func:`citytrace.exposure.find_contacts` with the index as ``records``). Searches may run
+    concurrently.
+
+    Attributes
+    ----------
+    kinds
+        The kinds of record, sorted.
+    level_duration_us
+        The levels present and the longest record of each, in microseconds.
+    build_s
+        Seconds taken to build the index.
+    threads
+        Threads a search uses (default: the machine's cores).
+    """
+
+    def __init__(
+        self,
+        arrays: _Arrays,
+        ids: NDArray[np.int64] | pa.Array,
+        kinds: list[str],
+        level_duration_us: dict[int, int],
+        build_s: float,
+    ) -> None:
+        self._a = arrays
+        self._ids = ids
+        self.kinds = kinds
+        self.level_duration_us = level_duration_us
+        self.build_s = build_s
+        self.threads = os.cpu_count() or 1
+
+    def __repr__(self) -> str:
+        return f"RecordIndex({self.num_records:,} records, {self.nbytes / 2**20:,.0f} MiB)"
+
+    @property
+    def person_ids(self) -> pa.Array | None:
+        """Text person ids by code, when the records had text ids (else None)."""
+        return self._ids if isinstance(self._ids, pa.Array) else None
+
+    @property
+    def num_records(self) -> int:
+        return int(self._a.started_us.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index's arrays."""
+        arrays = sum(int(getattr(self._a, f.name).nbytes) for f in fields(self._a))
+        return arrays + int(self._ids.nbytes)
+
+    @classmethod
+    def build(
+        cls, records: RecordStore | pa.Table, *, days: Sequence[date] | None = None
+    ) -> RecordIndex:
+        """Load records and sort them for the search.
+
+        Parameters
+        ----------
+        records
+            A record store (all its days, or ``days``), or a table of records as
+            :func:`~citytrace.exposure.records.normalise_records` takes them.
+        days
+            Only these days of a store.
+
+        Raises
+        ------
+        InputError
+            Bad records in a table (see :func:`~citytrace.exposure.records.normalise_records`),
+            or more than 63 kinds of record.
+        """
+        started = time.perf_counter()
+        if isinstance(records, pa.Table):
+            return cls.from_prepared(prepare_table(records), started=started)
+        if not isinstance(records, RecordStore):
+            raise InputError(
+                f"records must be a RecordStore or a pyarrow.Table, not {type(records).__name__}"
+            )
+        arrays, ids, kinds, durations = _from_store(records, days)
+        return cls(arrays, ids, kinds, durations, time.perf_counter() - started)
+
+    @classmethod
+    def from_prepared(
+        cls, prepared: PreparedRecords, *, started: float | None = None
+    ) -> RecordIndex:
+        """The index of records already checked and keyed."""
+        started = time.perf_counter() if started is None else started
+        arrays, ids, kinds, durations = _from_keyed(prepared)
+        return cls(arrays, ids, kinds, durations, time.perf_counter() - started)
+
+    def query(
+        self,
+        visits: pa.Table,
+        rule: ExposureRule | None = None,
+        *,
+        exclude_person_ids: Mapping[object, object] | None = None,
+    ) -> pa.Table:
+        """The contacts of the cases' visits; see :func:`citytrace.exposure.find_contacts`."""
+        checked = check_visits(visits, exclude_person_ids=exclude_person_ids)
+        raw = self.search(checked, rule or ExposureRule())
+        return finish(raw, checked, self.person_ids, presorted=True)
+
+    def _own_codes(self, visits: CaseVisits) -> NDArray[np.int64]:
+        """Each visit's own person as a person code, or -1."""
+        if isinstance(self._ids, pa.Array):
+            codes, _ = own_persons(visits, self._ids)
+            return codes
+        values, known = own_persons(visits, None)
+        if self._ids.size == 0:
+            return np.full(values.size, -1, np.int64)
+        at = np.minimum(np.searchsorted(self._ids, values), self._ids.size - 1)
+        return np.where(known & (self._ids[at] == values), at, -1).astype(np.int64)
+
+    def search(self, visits: CaseVisits, rule: ExposureRule) -> pa.Table:
+        """Contacts per (case, person) in the engines' raw schema, sorted (checked visits in)."""
+        a = self._a
+        if visits.size == 0 or self.num_records == 0:
+            return RAW_SCHEMA.empty_table()
+        # Per level (-1: absent) and per radius class present, the longest record.
+        level_us = np.full(grid.N_LEVELS, -1, dtype=np.int64)
+        for level, duration in self.level_duration_us.items():
+            level_us[level] = duration
+        classes = np.unique(np.array(sorted(self.level_duration_us), np.int64) // grid.N_DURATIONS)
+        class_us = np.array(
+            [level_us[c * grid.N_DURATIONS : (c + 1) * grid.N_DURATIONS].max() for c in classes],
+            dtype=np.int64,
+        )
+        order = np.argsort(visits.case_code, kind="stable")
+        n_cases = len(visits.case_ids)
+        visit_offsets = np.searchsorted(visits.case_code[order], np.arange(n_cases + 1))
+        own = self._own_codes(visits)[order]
+        close = rule.close
+
+        def run(lo: int, hi: int) -> tuple[NDArray[np.generic], ...]:
+            return tuple(
+                _kernels.search_cases(
+                    lo,
+                    hi,
+                    visit_offsets,
+                    visits.latitude[order],
+                    visits.longitude[order],
+                    visits.radius_m[order],
+                    visits.started_us[order],
+                    visits.finished_us[order],
+                    own,
+                    classes,
+                    class_us,
+                    level_us,
+                    grid.N_DURATIONS,
+                    _CLASS_RADIUS,
+                    _ROW_DEG,
+                    _COL_DEG,
+                    _N_ROWS,
+                    _N_COLS,
+                    a.keys,
+                    a.offsets,
+                    a.latitude,
+                    a.longitude,
+                    a.radius_m,
+                    a.started_us,
+                    a.finished_us,
+                    a.person,
+                    a.kind,
+                    len(self._ids),
+                    rule.limit_m,
+                    rule.min_overlap_us,
+                    close.max_distance_m + TOLERANCE_M,
+                    close.min_overlap_us,
+                    close.max_radius_m,
+                )
+            )
+
+        bounds = _split(visit_offsets, max(1, min(self.threads, n_cases)))
+        if len(bounds) == 1:
+            parts = [run(*bounds[0])]
+        else:
+            with ThreadPoolExecutor(len(bounds)) as pool:
+                parts = list(pool.map(lambda b: run(*b), bounds))
+        case_code, person, first, last, overlap, dist, kinds, count, any_close = (
+            np.concatenate([p[i] for p in parts]) for i in range(9)
+        )
+        if not isinstance(self._ids, pa.Array):
+            person = self._ids[person]  # back from codes to ids (same order)
+        return pa.table(
+            {
+                "case_code": case_code,
+                "person_id": person.astype(np.int64),
+                "first_us": first,
+                "last_us": last,
+                "max_overlap_us": overlap,
+                "min_distance_m": dist,
+                "evidence_kinds": _kind_names(kinds, self.kinds),
+                "n_contacts": count,
+                "close": any_close,
+            },
+            schema=RAW_SCHEMA,
+        )
+
+
+def _split(visit_offsets: NDArray[np.int64], parts: int) -> list[tuple[int, int]]:
+    """Cases cut into ``parts`` runs of about as many visits."""
+    n_cases = visit_offsets.size - 1
+    targets = np.linspace(0, visit_offsets[-1], parts + 1)[1:-1]
+    cuts = np.unique(np.searchsorted(visit_offsets, targets).clip(1, max(n_cases - 1, 1)))
+    edges = [0, *(int(c) for c in cuts if 0 < c < n_cases), n_cases]
+    return [(lo, hi) for lo, hi in itertools.pairwise(edges) if hi > lo]
+
+
+def _kind_names(masks: NDArray[np.int64], kinds: list[str]) -> pa.Array:
+    """Bit masks of kind codes as sorted, comma-joined names."""
+    distinct, at = np.unique(masks, return_inverse=True)
+    names = pa.array(
+        [",".join(k for i, k in enumerate(kinds) if int(m) >> i & 1) for m in distinct],
+        pa.string(),
+    )
+    return pc.take(names, pa.array(at.astype(np.int64)))
+
+
+def _composite(level: NDArray[np.int64], cell: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Index keys: ``(radius class << 43) | (cell << 3) | duration class``, so that a cell's
+    records of every duration class lie together (see ``_kernels.search_cases``)."""
+    radius_class, duration_class = np.divmod(level, grid.N_DURATIONS)
+    return (radius_class << 43) | (cell << 3) | duration_class
+
+
+def _ints(column: pa.ChunkedArray) -> NDArray[np.int64]:
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.int64())
+    return np.ascontiguousarray(column.to_numpy(), dtype=np.int64)
+
+
+def _floats(column: pa.ChunkedArray) -> NDArray[np.float64]:
+    return np.ascontiguousarray(column.to_numpy(), dtype=np.float64)
+
+
+def _radius(values: NDArray[np.float64]) -> NDArray[np.floating]:
+    narrow = values.astype(np.float32)
+    return narrow if np.array_equal(narrow, values) else values
+
+
+def _dense(person: NDArray[np.int64]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+    """Dense codes of person ids (in the order of the ids) and the ids by code."""
+    if person.size == 0:
+        return np.empty(0, np.int32), np.empty(0, np.int64)
+    lo, hi = int(person.min()), int(person.max())
+    if hi - lo < 4 * person.size + 1_000_000:
+        # Ids of a compact range (the usual pseudonymous numbering): no sort needed.
+        present = np.zeros(hi - lo + 1, dtype=bool)
+        present[person - lo] = True
+        ids = np.flatnonzero(present).astype(np.int64) + lo
+        code_of = np.cumsum(present, dtype=np.int64) - 1
+        codes = code_of[person - lo]
+    else:
+        ids, codes = np.unique(person, return_inverse=True)
+    if ids.size > np.iinfo(np.int32).max:
+        raise InputError("has more than 2**31 persons")
+    return codes.astype(np.int32), ids.astype(np.int64)
+
+
+def _kind_codes(
+    columns: list[pa.ChunkedArray],
+) -> tuple[list[NDArray[np.uint8]], list[str]]:
+    """Kinds of several columns (text or dictionary) as one-byte codes of one sorted vocabulary."""
+    decoded = [c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c) for c in columns]
+    vocabulary = sorted(
+        {v for c in decoded for chunk in c.chunks for v in chunk.dictionary.to_pylist()}
+    )
+    if len(vocabulary) > _MAX_KINDS:
+        raise InputError(
+            f"has {len(vocabulary)} kinds of record; the index takes at most {_MAX_KINDS}"
+        )
+    lookup = pa.array(vocabulary, pa.string())
+    codes = []
+    for column in decoded:
+        parts = []
+        for chunk in column.chunks:
+            lut = np.asarray(
+                pc.index_in(chunk.dictionary, lookup).to_numpy(zero_copy_only=False), np.uint8
+            )
+            indices = np.asarray(chunk.indices.to_numpy(zero_copy_only=False), np.int64)
+            parts.append(lut[indices])
+        codes.append(np.concatenate(parts) if parts else np.empty(0, np.uint8))
+    return codes, vocabulary
+
+
+def _from_keyed(
+    prepared: PreparedRecords,
+) -> tuple[_Arrays, NDArray[np.int64] | pa.Array, list[str], dict[int, int]]:
+    table = prepared.keyed  # sorted by level, cell, started_at: re-sorted by the index keys
+    level = _ints(table.column("level"))
+    order = np.argsort(_composite(level, _ints(table.column("cell"))), kind="stable")
+    table = table.take(order)
+    level = level[order]
+    keys, offsets = _kernels.key_offsets(_composite(level, _ints(table.column("cell"))))
+    started = _ints(table.column("started_at"))
+    finished = _ints(table.column("finished_at"))
+    codes, kinds = _kind_codes([table.column("kind")])
+    durations: dict[int, int] = {}
+    for value in np.unique(level):
+        mask = level == value
+        durations[int(value)] = int((finished[mask] - started[mask]).max())
+    person, ids = _dense(_ints(table.column("person_id")))
+    arrays = _Arrays(
+        keys=keys,
+        offsets=offsets,
+        latitude=_floats(table.column("latitude")),
+        longitude=_floats(table.column("longitude")),
+        radius_m=_radius(_floats(table.column("radius_m"))),
+        started_us=started,
+        finished_us=finished,
+        person=person,
+        kind=codes[0],
+    )
+    # Text ids were replaced by their codes when the table was prepared: map codes back to them.
+    text_ids = prepared.person_ids
+    return (
+        arrays,
+        (pc.take(text_ids, pa.array(ids)) if text_ids is not None else ids),
+        kinds,
+        (durations),
+    )
+
+
+def _from_store(
+    store: RecordStore, days: Sequence[date] | None
+) -> tuple[_Arrays, NDArray[np.int64], list[str], dict[int, int]]:
+    """Read a store column by column and merge its day files into one sorted order.
+
+    Each day file is sorted by (level, cell, started_at) and records of a day start, but for the
+    dwell intervals of point-in-time records, before those of the next: a stable sort of the day
+    files in order on (level, cell) alone leaves start times sorted within each cell except where
+    such an interval crosses midnight, and those few cells are sorted again. Columns are read and
+    permuted one at a time to bound memory.
+    """
+    import pyarrow.parquet as pq
+
+    paths = store.files(days)
+    chosen = store.days() if days is None else [d for d in store.days() if d in set(days)]
+
+    def column(name: str) -> list[pa.ChunkedArray]:
+        dictionary = [name] if name == "kind" else None
+        return [pq.read_table(p, columns=[name], read_dictionary=dictionary).column(name)
+                for p in paths]  # fmt: skip
+
+    def merged_ints(name: str) -> NDArray[np.int64]:
+        parts = [_ints(c) for c in column(name)]
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+    def merged_floats(name: str) -> NDArray[np.float64]:
+        parts = [_floats(c) for c in column(name)]
+        return np.concatenate(parts) if parts else np.empty(0, np.float64)
+
+    composite = _composite(merged_ints("level"), merged_ints("cell"))
+    order = np.argsort(composite, kind="stable")
+    composite = composite[order]
+    keys, offsets = _kernels.key_offsets(composite)
+    del composite
+    started = merged_ints("started_at")[order]
+    _kernels.sort_runs(offsets, started, order)
+    kind_parts, kinds = _kind_codes(column("kind"))
+    kind = np.concatenate(kind_parts)[order] if kind_parts else np.empty(0, np.uint8)
+    person, ids = _dense(merged_ints("person_id"))
+    arrays = _Arrays(
+        keys=keys,
+        offsets=offsets,
+        latitude=merged_floats("latitude")[order],
+        longitude=merged_floats("longitude")[order],
+        radius_m=_radius(merged_floats("radius_m")[order]),
+        started_us=started,
+        finished_us=merged_ints("finished_at")[order],
+        person=person[order],
+        kind=kind,
+    )
+    return arrays, ids, kinds, store.level_durations(chosen)
