@@ -27,3 +27,22 @@ class TestLoadDemo:
             districts = set(session.scalars(select(Visit.district_code)))
             assert districts - {None}
         assert load_demo(engine, n_people=300, n_cases=2, n_days=7).startswith("demo not loaded")
+
+    def test_the_city_records_give_the_cases_contacts(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        from citytrace.contacts import service as contacts
+        from citytrace.contacts.service import record_store
+
+        engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+        upgrade(engine)
+        load_demo(engine, n_people=600, n_cases=3, n_days=7)
+        store = record_store(create=False)
+        assert store is not None and len(store.days()) == 7
+        with Session(engine) as session:
+            found = 0
+            for case in session.scalars(select(Case)):
+                assert case.person_ref is not None
+                result = contacts.search(session=session, actor="t", case_id=case.id)
+                found += result.found
+                refs = {c.person_ref for c in contacts.list_(session=session, case_id=case.id)}
+                assert case.person_ref not in refs
+            assert found > 0

@@ -10,7 +10,9 @@ from __future__ import annotations
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from sqlalchemy import Engine, func, select
 
 from citytrace.auth.models import Role
@@ -20,6 +22,9 @@ from citytrace.cases.schemas import CaseCreate
 from citytrace.db import unit_of_work
 from citytrace.evidence import service as evidence
 from citytrace.investigation import service as investigation
+
+if TYPE_CHECKING:
+    from citytrace.synth import SynthCity
 
 DEMO_ACTOR = "demo"
 
@@ -50,6 +55,7 @@ def load_demo(
             strict=True,
         )
     )
+    _load_city_records(city)
     visits = 0
     picked = city.cases(n_cases).to_pylist()
     for number, row in enumerate(picked, start=1):
@@ -69,12 +75,25 @@ def load_demo(
                         notes="synthetic demo case",
                     ),
                 )
+                case.person_ref = str(row["person_id"])
                 for path in files:
                     evidence.attach(session=session, actor=DEMO_ACTOR, case_id=case.id, path=path)
                 visits += investigation.rebuild_route(
                     session=session, actor=DEMO_ACTOR, case_id=case.id
                 ).proposed
     return f"demo loaded: {len(picked)} cases, {visits} visits proposed"
+
+
+def _load_city_records(city: SynthCity) -> None:
+    """The city's venue check-ins and card payments, the records the exposure search runs over."""
+    from citytrace.contacts.service import record_store
+    from citytrace.exposure import records_from_card, records_from_checkins
+    from citytrace.exposure.daily import append_by_day
+
+    store = record_store()
+    assert store is not None
+    records = pa.concat_tables([records_from_checkins(city.checkins), records_from_card(city.card)])
+    append_by_day(store, records, replace=True)
 
 
 DEMO_USERS: tuple[tuple[str, Role], ...] = (

@@ -24,6 +24,7 @@ def _register() -> None:
         cases,
         exposures,
         keys,
+        records,
         retention,
         serve,
         staypoints,
@@ -36,6 +37,7 @@ def _register() -> None:
     app.command("exposures")(exposures.exposures)
     app.add_typer(synth.app, name="synth")
     app.add_typer(cases.app, name="case")
+    app.add_typer(records.app, name="records")
     app.add_typer(serve.db_app, name="db")
     app.add_typer(users.app, name="user")
     app.add_typer(audit.app, name="audit")
