@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from citytrace.csvcheck import first_failing_cast, structure_error
 from citytrace.errors import InputError
 from citytrace.exposure._checks import UTC_US, Rows
 
@@ -188,53 +189,18 @@ def _diagnose(
     except UnicodeDecodeError:
         return InputError("is not a UTF-8 CSV file", path=str(file))
     except pa.ArrowInvalid:
-        return _structure_error(file, len(header))
+        return structure_error(file, len(header))
     for header_name, name in wanted.items():
         kind = columns[name]
         if kind not in _REASONS:
             continue
         values = text.column(header_name).combine_chunks()
-        row = _first_failing_cast(values, _ARROW_TYPES[kind])
+        row = first_failing_cast(values, _ARROW_TYPES[kind])
         if row >= 0:
             return InputError(
                 f"{name} {_REASONS[kind]}", path=str(file), location=f"line {lines(row)}"
             )
     return InputError("cannot be read as CSV", path=str(file))
-
-
-def _structure_error(file: Path, n_fields: int) -> InputError:
-    with file.open("r", encoding="utf-8-sig", newline="") as text:
-        records = csv.reader(text)
-        for fields in records:
-            if fields and len(fields) != n_fields:
-                return InputError(
-                    f"has {len(fields)} fields, the header has {n_fields}",
-                    path=str(file),
-                    location=f"line {records.line_num}",
-                )
-    return InputError("is not a valid CSV file", path=str(file))
-
-
-def _first_failing_cast(values: pa.Array, target: pa.DataType) -> int:
-    """Row of the first value that does not cast to ``target``, or -1 (bisection of casts)."""
-    if _casts(values, target):
-        return -1
-    good, bad = 0, len(values)  # values[:good] casts, values[:bad] does not
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        if _casts(values.slice(0, mid), target):
-            good = mid
-        else:
-            bad = mid
-    return bad - 1
-
-
-def _casts(values: pa.Array, target: pa.DataType) -> bool:
-    try:
-        values.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return False
-    return True
 
 
 class _LineMap:

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from citytrace.csvcheck import first_failing_cast, structure_error
 from citytrace.errors import InputError
 from citytrace.trajectory._fixes import FIX_COLUMNS, check_columns, fix_arrays, row_label
 
@@ -36,7 +37,6 @@ _CSV_TYPES = {
     "longitude": pa.float64(),
 }
 _ZONE_AT_END = re.compile(r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)\s*$")
-_CHECK_ROWS = 1 << 16
 
 
 def read_fixes(path: str | os.PathLike[str]) -> pa.Table:
@@ -286,14 +286,14 @@ def _diagnose_csv(file: Path, n_fields: int) -> InputError:
     try:
         text = pa_csv.read_csv(file, convert_options=as_text)
     except pa.ArrowInvalid:
-        return _structure_error(file, n_fields)
+        return structure_error(file, n_fields)
     for name, target in (
         ("tracked_at", _TIME),
         ("latitude", pa.float64()),
         ("longitude", pa.float64()),
     ):
         values = text.column(name).combine_chunks()
-        row = _first_failing_cast(values, target)
+        row = first_failing_cast(values, target)
         if row < 0:
             continue
         if name != "tracked_at":
@@ -304,44 +304,6 @@ def _diagnose_csv(file: Path, n_fields: int) -> InputError:
             reason = "tracked_at is not an ISO 8601 time with at most microseconds"
         return InputError(reason, path=where, location=lines.label(row))
     return InputError("cannot be read as position fixes", path=where)
-
-
-def _structure_error(file: Path, n_fields: int) -> InputError:
-    with file.open("r", encoding="utf-8-sig", newline="") as text:
-        records = csv.reader(text)
-        for fields in records:
-            if fields and len(fields) != n_fields:
-                return InputError(
-                    f"has {len(fields)} fields, the header has {n_fields}",
-                    path=str(file),
-                    location=f"line {records.line_num}",
-                )
-    return InputError("is not a valid CSV file", path=str(file))
-
-
-def _first_failing_cast(values: pa.Array, target: pa.DataType) -> int:
-    """Row of the first value that does not cast to ``target``, or -1."""
-    for lo in range(0, len(values), _CHECK_ROWS):
-        block = values.slice(lo, _CHECK_ROWS)
-        if _casts(block, target):
-            continue
-        good, bad = 0, len(block)  # block[:good] casts, block[:bad] does not
-        while bad - good > 1:
-            mid = (good + bad) // 2
-            if _casts(block.slice(0, mid), target):
-                good = mid
-            else:
-                bad = mid
-        return lo + bad - 1
-    return -1
-
-
-def _casts(values: pa.Array, target: pa.DataType) -> bool:
-    try:
-        values.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return False
-    return True
 
 
 def _write_csv(table: pa.Table, sink: BinaryIO) -> None:
