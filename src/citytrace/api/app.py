@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError as DBAPIDataError
 
 from citytrace import __version__
 from citytrace.errors import CitytraceError, ConflictError, InputError, NotFoundError
@@ -126,6 +127,17 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             for e in exc.errors()
         ]
         return _refusal(request, 422, "invalid request", problems=problems)
+
+    @app.exception_handler(DBAPIDataError)
+    async def _bad_value(request: Request, exc: DBAPIDataError) -> Response:
+        # The database refused a value that passed validation (a NUL character in a text on
+        # PostgreSQL, a number beyond its column): bad input, not a fault. Never the message,
+        # which quotes the statement.
+        route = getattr(request.scope.get("route"), "path", "?")
+        log.info(
+            "database refused a value (%s) on %s %s", type(exc.orig).__name__, request.method, route
+        )
+        return _refusal(request, 422, "invalid value")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

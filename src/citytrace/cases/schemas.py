@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from citytrace.cases.models import CaseStatus
 
@@ -25,11 +25,26 @@ class IdentityOut(IdentityIn):
     model_config = ConfigDict(from_attributes=True)
 
 
+# Case dates outside these are mistakes, and the disclosure window around them would overflow
+# the calendar (a 500 instead of a 422).
+EARLIEST_CASE_DATE = date(1900, 1, 1)
+LATEST_CASE_DATE = date(2999, 12, 31)
+
+
 class CaseDates(BaseModel):
     symptom_onset_date: date | None = None
     specimen_collected_date: date | None = None
     confirmed_date: date
     isolated_date: date | None = None
+
+    @field_validator(
+        "symptom_onset_date", "specimen_collected_date", "confirmed_date", "isolated_date"
+    )
+    @classmethod
+    def _plausible(cls, value: date | None) -> date | None:
+        if value is not None and not EARLIEST_CASE_DATE <= value <= LATEST_CASE_DATE:
+            raise ValueError(f"date is not between {EARLIEST_CASE_DATE} and {LATEST_CASE_DATE}")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> CaseDates:
