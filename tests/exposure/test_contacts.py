@@ -186,7 +186,7 @@ class TestFindContacts:
 
     @pytest.mark.parametrize("engine", ENGINES)
     @settings(
-        max_examples=60,
+        max_examples=40,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )

@@ -251,6 +251,8 @@ def search_cases(
     n_cols: np.ndarray,
     keys: np.ndarray,
     offsets: np.ndarray,
+    key_first_start: np.ndarray,
+    key_last_start: np.ndarray,
     r_lat: np.ndarray,
     r_lon: np.ndarray,
     r_radius: np.ndarray,
@@ -280,9 +282,10 @@ def search_cases(
     Visits are sorted by case (``visit_offsets[c]:visit_offsets[c+1]`` are case c's), with their
     own person's code or -1 in ``v_own``. Records are sorted by (key, start): ``keys`` are the
     distinct ``(radius class << 43) | (cell << 3) | duration class`` values and ``offsets`` where
-    each key's records begin (plus the end). ``classes`` are the radius classes present, with the
-    longest record of each in ``class_duration_us``; ``level_duration_us`` is the longest record
-    of each level (``class * n_durations + duration class``). ``r_person`` are dense person codes
+    each key's records begin (plus the end), and the first and last start under each key.
+    ``classes`` are the radius classes present, with the longest record of each in
+    ``class_duration_us``; ``level_duration_us`` is the longest record of each level
+    (``class * n_durations + duration class``). ``r_person`` are dense person codes
     below ``n_persons``, ordered as the ids; ``r_kind`` kind codes below 64. A visit's box is
     computed once per radius class, and each row of it is one range of keys, across all duration
     classes.
@@ -290,10 +293,10 @@ def search_cases(
     For each case, the contact pairs are folded per person as they are found (a slot per person,
     reset after the case), then emitted in person order: no sort of all the pairs. Returns, per
     (case, person): case, person code, first contact (us), end of the last (us), longest overlap
-    (us), smallest gap
-    (m, at least 0), kinds as a bit mask, pairs, and whether a pair met the close-contact rule.
+    (us), smallest gap (m, at least 0), kinds as a bit mask, pairs, and whether a pair met the
+    close-contact rule.
     """
-    slot = np.full(n_persons, -1, np.int64)
+    slot = np.full(n_persons, -1, np.int32)  # int32: half the cache lines of int64
     gcap = 256
     g_person = np.empty(gcap, np.int64)
     g_first = np.empty(gcap, np.int64)
@@ -367,7 +370,9 @@ def search_cases(
                             level = level0 + (keys[k] & _DURATION_MASK)
                             lo_t = vs + overlap_us - level_duration_us[level]
                             if hi_t < lo_t:
-                                continue
+                                continue  # too short a visit for records this long
+                            if key_last_start[k] < lo_t or key_first_start[k] > hi_t:
+                                continue  # no start of this key's records in the window
                             p0 = _lower(r_start, offsets[k], offsets[k + 1], lo_t)
                             p1 = _upper(r_start, p0, offsets[k + 1], hi_t)
                             for p in range(p0, p1):
@@ -415,7 +420,7 @@ def search_cases(
                                         g_close = _grow(g_close, gcap)
                                     g = ng
                                     ng += 1
-                                    slot[person] = g
+                                    slot[person] = np.int32(g)
                                     g_person[g] = person
                                     g_first[g] = first
                                     g_last[g] = until

@@ -33,7 +33,7 @@ Let a visit at ``p = (φp, λp)`` with radius ``rp`` and a record at ``q`` with 
 
 So every contact of a visit is among the records under its keys: the rows and columns of its
 bounding box in each level's grid, and the buckets of step 3. Cells are sized from the radius class
-(about ``D + r_max`` for the usual ``D``), so that a box spans two to four cells a side; a larger
+(about ``D + r_max`` for the usual ``D``), so that a box spans two to five cells a side; a larger
 ``D`` only widens the box, it never makes the search approximate.
 """
 

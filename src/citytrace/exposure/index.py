@@ -50,12 +50,15 @@ __all__ = ["RecordIndex"]
 
 _CLASS_RADIUS, _ROW_DEG, _COL_DEG, _N_ROWS, _N_COLS = grid.grid_arrays()
 _MAX_KINDS = 63  # kinds are folded as bits of an int64
+_VISITS_PER_THREAD = 256
 
 
 @dataclass(frozen=True)
 class _Arrays:
     keys: NDArray[np.int64]
     offsets: NDArray[np.int64]
+    key_first_start: NDArray[np.int64]  # first and last start under each key, to skip a key's
+    key_last_start: NDArray[np.int64]  # records without a search when the window misses them
     latitude: NDArray[np.float64]
     longitude: NDArray[np.float64]
     radius_m: NDArray[np.floating]
@@ -222,6 +225,8 @@ class RecordIndex:
                     _N_COLS,
                     a.keys,
                     a.offsets,
+                    a.key_first_start,
+                    a.key_last_start,
                     a.latitude,
                     a.longitude,
                     a.radius_m,
@@ -238,7 +243,9 @@ class RecordIndex:
                 )
             )
 
-        bounds = _split(visit_offsets, max(1, min(self.threads, n_cases)))
+        # Threads pay off for many visits; a case or two is done before a pool would start.
+        threads = self.threads if visits.size >= _VISITS_PER_THREAD else 1
+        bounds = _split(visit_offsets, max(1, min(threads, n_cases)))
         if len(bounds) == 1:
             parts = [run(*bounds[0])]
         else:
@@ -371,6 +378,8 @@ def _from_keyed(
     arrays = _Arrays(
         keys=keys,
         offsets=offsets,
+        key_first_start=started[offsets[:-1]],
+        key_last_start=started[offsets[1:] - 1],
         latitude=_floats(table.column("latitude")),
         longitude=_floats(table.column("longitude")),
         radius_m=_radius(_floats(table.column("radius_m"))),
@@ -431,6 +440,8 @@ def _from_store(
     arrays = _Arrays(
         keys=keys,
         offsets=offsets,
+        key_first_start=started[offsets[:-1]],
+        key_last_start=started[offsets[1:] - 1],
         latitude=merged_floats("latitude")[order],
         longitude=merged_floats("longitude")[order],
         radius_m=_radius(merged_floats("radius_m")[order]),
