@@ -152,3 +152,23 @@ class TestErrors:
         assert (
             "/api/cases/{case_id}/evidence" in paths and "/api/visits/{visit_id}/confirm" in paths
         )
+
+
+class TestReadsAreAudited:
+    def test_reading_a_route_or_a_contact_list_is_audited(
+        self, client: TestClient, session: Session
+    ) -> None:
+        from citytrace.audit import service as audit
+
+        case_id = _case(client)
+        client.post(
+            f"/api/cases/{case_id}/evidence", files={"file": ("card.csv", CARD_CSV.encode())}
+        )
+        assert len(client.get(f"/api/cases/{case_id}/route").json()) == 1
+        assert client.get(f"/api/cases/{case_id}/contacts").json() == []
+        events = audit.list_(session=session, entity="case", entity_id=case_id)
+        reads = [(e.action, e.actor, e.detail) for e in events[-2:]]
+        assert reads == [
+            ("route.read", "admin", {"visits": 1}),
+            ("contact.list", "admin", {"contacts": 0}),
+        ]

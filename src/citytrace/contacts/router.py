@@ -40,12 +40,13 @@ def search_contacts(
 def list_contacts(
     case: Annotated[Case, Depends(case_for(Permission.CONTACT_READ))],
     session: SessionDep,
+    actor: ActorDep,
     state: ContactState | None = None,
 ) -> list[ContactOut]:
     """The case's contacts, earliest contact first, with where their follow-up stands."""
     return [
         ContactOut.model_validate(c)
-        for c in service.list_(session=session, case_id=case.id, state=state)
+        for c in service.read_list(session=session, actor=actor, case_id=case.id, state=state)
     ]
 
 

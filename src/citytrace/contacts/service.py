@@ -58,6 +58,22 @@ def list_(
     return session.scalars(query.order_by(Contact.first_contact_at, Contact.person_ref)).all()
 
 
+def read_list(
+    *, session: Session, actor: str, case_id: int, state: ContactState | None = None
+) -> Sequence[Contact]:
+    """The case's contacts for a person to see; the read is audited."""
+    contacts = list_(session=session, case_id=case_id, state=state)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="contact.list",
+        entity="case",
+        entity_id=case_id,
+        detail={"contacts": len(contacts)},
+    )
+    return contacts
+
+
 def get_or_raise(*, session: Session, contact_id: int) -> Contact:
     contact = session.get(Contact, contact_id)
     if contact is None:

@@ -21,11 +21,14 @@ ReviewedVisit = Annotated[Visit, Depends(visit_for(Permission.ROUTE_REVIEW))]
 
 @router.get("/api/cases/{case_id}/route")
 def get_route(
-    case: Annotated[Case, Depends(case_for(Permission.CASE_READ))], session: SessionDep
+    case: Annotated[Case, Depends(case_for(Permission.CASE_READ))],
+    session: SessionDep,
+    actor: ActorDep,
 ) -> list[VisitOut]:
     """The case's visits in time order, each with its evidence, confidence and review state."""
     return [
-        VisitOut.model_validate(v) for v in service.list_visits(session=session, case_id=case.id)
+        VisitOut.model_validate(v)
+        for v in service.read_route(session=session, actor=actor, case_id=case.id)
     ]
 
 

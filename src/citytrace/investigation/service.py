@@ -34,6 +34,20 @@ def list_visits(*, session: Session, case_id: int) -> Sequence[Visit]:
     ).all()
 
 
+def read_route(*, session: Session, actor: str, case_id: int) -> Sequence[Visit]:
+    """The case's visits for a person to see; the read is audited (a route is personal data)."""
+    visits = list_visits(session=session, case_id=case_id)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="route.read",
+        entity="case",
+        entity_id=case_id,
+        detail={"visits": len(visits)},
+    )
+    return visits
+
+
 def get_visit_or_raise(*, session: Session, visit_id: int) -> Visit:
     visit = session.get(Visit, visit_id)
     if visit is None:
