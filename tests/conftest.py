@@ -49,11 +49,11 @@ def _settings(
     get_settings.cache_clear()
 
 
-def _postgres_engine(worker: str) -> Engine:
+def postgres_engine(schema: str) -> Engine:
+    """An engine on the test PostgreSQL whose connections use ``schema``, created empty."""
     url = os.environ.get("CITYTRACE_TEST_DATABASE_URL")
     if not url:
         _missing("CITYTRACE_TEST_DATABASE_URL is not set: this test needs PostgreSQL")
-    schema = f"citytrace_test_{worker}"
     admin = make_engine(str(url))
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -82,7 +82,7 @@ def engine(
         path = tmp_path_factory.mktemp("db") / "citytrace.db"
         engine = make_engine(f"sqlite:///{path}")
     else:
-        engine = _postgres_engine(worker)
+        engine = postgres_engine(f"citytrace_test_{worker}")
     upgrade(engine)
     yield engine
     engine.dispose()

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from citytrace.api.app import create_app
@@ -33,6 +33,7 @@ from citytrace.db import make_engine
 from citytrace.investigation.models import Visit, VisitStatus
 from citytrace.migrations import upgrade
 from tests.auth.factories import DISTRICT, bearer, make_user
+from tests.conftest import postgres_engine
 
 # Distinctive personal data of the one case: none of it may ever appear in an error body.
 FULL_NAME = "Quillon Marbleworth"
@@ -71,31 +72,6 @@ def no_personal_data_in_errors(ctx: Any, response: Any, case: Any) -> bool | Non
 CHECKS = [not_a_server_error, no_personal_data_in_errors]
 
 
-def _postgres(worker: str) -> Engine:
-    url = os.environ.get("CITYTRACE_TEST_DATABASE_URL")
-    if not url:
-        if os.environ.get("CITYTRACE_REQUIRE_ALL") == "1":
-            pytest.fail("CITYTRACE_TEST_DATABASE_URL is not set (CITYTRACE_REQUIRE_ALL=1)")
-        pytest.skip("CITYTRACE_TEST_DATABASE_URL is not set: this test needs PostgreSQL")
-    schema = f"citytrace_fuzz_{worker}"
-    admin = make_engine(str(url))
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    engine = make_engine(str(url))
-    from sqlalchemy import event
-
-    @event.listens_for(engine, "connect")
-    def _search_path(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f'SET search_path TO "{schema}"')
-        cursor.close()
-        dbapi_connection.commit()
-
-    return engine
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def fuzz_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database of its own for each fuzz run: requests change state and refusals are
@@ -103,7 +79,7 @@ def fuzz_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engi
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'fuzz.db'}")
     else:
-        engine = _postgres(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+        engine = postgres_engine(f"citytrace_fuzz_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
     upgrade(engine)
     yield engine
     engine.dispose()
