@@ -51,8 +51,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     from citytrace.config import get_settings
     from citytrace.contacts.router import router as contacts_router
     from citytrace.db import get_engine
+    from citytrace.disclosure.public import router as disclosure_public_router
+    from citytrace.disclosure.router import router as disclosure_router
     from citytrace.investigation.router import router as visits_router
     from citytrace.retention.scheduler import install_retention
+    from citytrace.screening.pages import router as screening_pages_router
+    from citytrace.screening.router import router as screening_router
     from citytrace.stats.router import router as stats_router
     from citytrace.web.pages import LEAFLET_DIR, STATIC_DIR
     from citytrace.web.router import router as web_router
@@ -159,6 +163,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(contacts_router)
     app.include_router(stats_router)
     app.include_router(audit_router)
+    app.include_router(disclosure_router)
+    app.include_router(disclosure_public_router)
+    app.include_router(screening_router)
+    app.include_router(screening_pages_router)
     # The investigator's workspace: pages, their scripts and styles, and Leaflet (packaged).
     app.include_router(web_router)
     app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR), name="leaflet")

@@ -28,6 +28,18 @@ class Permission(StrEnum):
     USER_ADMIN = "user:admin"
     STATS_READ = "stats:read"
     """Aggregates only: counts, never a record of a person."""
+    DISCLOSURE_READ = "disclosure:read"
+    """Drafts of the public place list and their re-identification risk (no identities)."""
+    DISCLOSURE_WRITE = "disclosure:write"
+    """Draft, edit, generalise and review entries of the place list."""
+    DISCLOSURE_PUBLISH = "disclosure:publish"
+    """Approve, publish, correct and withdraw entries of the public place list."""
+    CLINIC_ADMIN = "clinic:admin"
+    """The registry of screening clinics: import, add, edit, close."""
+    CLINIC_OPERATE = "clinic:operate"
+    """Run one's own clinic: bookings, arrival queue, check-in, samples."""
+    RESULT_WRITE = "result:write"
+    """Enter test results of one's own clinic's samples (one by one or a lab's CSV)."""
 
 
 _INVESTIGATION = frozenset(
@@ -46,11 +58,19 @@ _BASE = frozenset({Permission.PUBLIC, Permission.SELF})
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMINISTRATOR: frozenset(Permission),
     # Limited to the cases of their own district (see ``reaches_case``).
-    Role.INVESTIGATOR: _BASE | _INVESTIGATION | {Permission.STATS_READ},
+    # They may see what is drafted from their cases, not publish it.
+    Role.INVESTIGATOR: _BASE | _INVESTIGATION | {Permission.STATS_READ, Permission.DISCLOSURE_READ},
     # Routes of cases, to prepare the public disclosure of places; no identity, no edits.
-    Role.DISCLOSURE_OFFICER: _BASE | {Permission.CASE_READ, Permission.STATS_READ},
-    # Screening clinics' own routes come with the clinics registry.
-    Role.CLINIC_STAFF: _BASE,
+    Role.DISCLOSURE_OFFICER: _BASE
+    | {
+        Permission.CASE_READ,
+        Permission.STATS_READ,
+        Permission.DISCLOSURE_READ,
+        Permission.DISCLOSURE_WRITE,
+        Permission.DISCLOSURE_PUBLISH,
+    },
+    # Their own clinic only (see ``Principal.clinic_ref``).
+    Role.CLINIC_STAFF: _BASE | {Permission.CLINIC_OPERATE, Permission.RESULT_WRITE},
     Role.ANALYST: _BASE | {Permission.STATS_READ},
 }
 

@@ -22,10 +22,13 @@ def _register() -> None:
     from citytrace.cli import (
         audit,
         cases,
+        disclosure,
         exposures,
         keys,
         records,
         retention,
+        screening,
+        screening_simulate,
         serve,
         staypoints,
         synth,
@@ -43,6 +46,9 @@ def _register() -> None:
     app.add_typer(audit.app, name="audit")
     app.add_typer(keys.app, name="keys")
     app.add_typer(retention.app, name="retention")
+    app.add_typer(disclosure.app, name="disclosure")
+    screening.app.command("simulate")(screening_simulate.simulate)
+    app.add_typer(screening.app, name="screening")
 
 
 def main() -> None:

@@ -391,6 +391,22 @@ def negotiate(request: Request, city: str) -> str:
     return accepted or default_language(city)
 
 
+def _merge_domain_messages() -> None:
+    # Each domain with pages keeps its own words beside its code (``<domain>/messages.py``).
+    from citytrace.disclosure import messages, public_messages
+    from citytrace.screening import messages as screening_messages
+
+    for catalogue in (messages.MESSAGES, public_messages.MESSAGES, screening_messages.MESSAGES):
+        for lang, words in catalogue.items():
+            clashes = CATALOGUES[lang].keys() & words.keys()
+            if clashes:
+                raise RuntimeError(f"message keys defined twice: {sorted(clashes)}")
+            CATALOGUES[lang].update(words)
+
+
+_merge_domain_messages()
+
+
 class Translator:
     """``t("key", name=value)``: the message of ``key`` in one language, filled in."""
 
