@@ -73,7 +73,11 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # Every transaction takes SQLite's write lock when it begins. A deferred transaction that
+        # reads, then writes (an audited read does) fails at once with "database is locked"
+        # when another connection committed in between: its snapshot is stale, and waiting
+        # cannot help. Taking the lock first makes it wait (busy_timeout) instead.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     # Statement parameters can be personal data: never in error messages or logs.
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)

@@ -177,6 +177,24 @@ class TestCasePage:
         assert client.get(f"/cases/{case.id}/contacts").status_code == 403
         assert client.get("/cases/999999").status_code == 404
 
+    def test_opening_a_case_or_its_contacts_is_audited(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        case = make_case(session)
+        sign_in(client, investigator)
+        assert client.get(f"/cases/{case.id}").status_code == 200
+        assert client.get(f"/cases/{case.id}/contacts").status_code == 200
+        reads = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.entity == "case", AuditEvent.entity_id == str(case.id))
+            .where(AuditEvent.action.in_(["route.read", "contact.list"]))
+            .order_by(AuditEvent.id)
+        ).all()
+        assert [(e.action, e.actor) for e in reads] == [
+            ("route.read", investigator),
+            ("contact.list", investigator),
+        ]
+
     def test_upload_builds_the_route(
         self, client: TestClient, session: Session, investigator: str
     ) -> None:

@@ -309,7 +309,9 @@ def _case_page(
             "window": cases.window(case),
             "files": files,
             "report": report,
-            "visits": investigation.list_visits(session=session, case_id=case.id),
+            "visits": investigation.read_route(
+                session=session, actor=_principal(request).username, case_id=case.id
+            ),
             "kinds": [k.value for k in EvidenceKind],
             "zones": ASSUMED_ZONES,
             "error": error,
@@ -498,7 +500,7 @@ def _contacts_page(
     notice: str | None = None,
     status: int = 200,
 ) -> Response:
-    rows = contacts.list_(session=session, case_id=case.id)
+    rows = contacts.read_list(session=session, actor=_principal(request).username, case_id=case.id)
     return render(
         request,
         "contacts.html",
