@@ -76,3 +76,13 @@ class TestCaseCommands:
         assert refused.returncode == 2
         assert "empty.csv" in refused.stderr and "Traceback" not in refused.stderr
         assert json.loads(run("case", "show", "1", "--json").stdout)["evidence"] == []
+
+    def test_a_command_line_that_does_not_parse_gets_usage_not_a_traceback(self) -> None:
+        for args, expected in (
+            (("case", "--bogus"), "No such option: --bogus"),
+            (("nosuch",), "No such command 'nosuch'"),
+            (("case", "show"), "Missing argument"),
+        ):
+            result = run(*args, check=False)
+            assert result.returncode == 2, args
+            assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr

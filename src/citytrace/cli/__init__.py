@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -65,10 +66,20 @@ def main() -> None:
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", None) or getattr(exc, "code", 0) or 0
         sys.exit(code)
-    except Exception as exc:  # click's usage errors
-        import click
+    except _usage_errors() as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _usage_errors() -> tuple[type[Any], ...]:
+    """The exception types of a command line that does not parse (an unknown option, a missing
+    argument): click's, and those of the copy of click that newer typer releases bundle."""
+    import importlib
+
+    found: list[type[Any]] = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
