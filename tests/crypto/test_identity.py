@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from citytrace.audit import service as audit
@@ -150,8 +150,12 @@ class TestNoPlaintextAtRest:
             with session_factory(scratch)() as session, session.begin():
                 for person in PEOPLE:
                     register(session, person)
-            with scratch.connect() as conn:
-                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            # Outside any transaction: a checkpoint cannot run while one holds the write lock.
+            raw = scratch.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
             files = [p for p in tmp_path.iterdir() if p.name.startswith("scratch.db")]
             data = b"".join(p.read_bytes() for p in files)
         assert len(data) > 10_000

@@ -7,12 +7,14 @@ import os
 from datetime import date
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.orm import Session
 
 from citytrace.audit import service as audit
 from citytrace.cases import service as cases
 from citytrace.cases.schemas import CaseCreate, IdentityIn
+from citytrace.config import get_settings
 from citytrace.evidence import service as evidence
 from citytrace.security import crypto, rotation
 from citytrace.security.keys import add_file_key, get_keyring
@@ -56,6 +58,9 @@ def assert_all_readable(session: Session, stored: dict[int, tuple[IdentityIn, li
         for evidence_id in evidence_ids:
             data = b"".join(evidence.read_raw(session=session, actor="t", evidence_id=evidence_id))
             assert data.startswith(b"transacted_at,")
+        files = evidence.list_(session=session, case_id=case_id)
+        _, observations = evidence.load(files)
+        assert observations.num_rows == 1
     found = cases.find_by_phone(session=session, actor="t", phone="01055550003")
     assert len(found) == 1 and found[0].id in stored
 
@@ -95,6 +100,35 @@ class TestRotate:
             {"identities": 2},
             {"identities": 1},
         ]
+
+    def test_parts_stored_before_sealing_are_sealed_and_the_plain_files_removed(
+        self, session: Session, stored: dict[int, tuple[IdentityIn, list[int]]]
+    ) -> None:
+        root = get_settings().evidence_dir
+        # Two evidence rows as a release that kept its Parquet unsealed left them.
+        legacy = []
+        for case_id in list(stored)[:2]:
+            (row,) = evidence.list_(session=session, case_id=case_id)
+            table = evidence.read_part(row, "observations", root, get_keyring())
+            assert row.observations_path is not None and table is not None
+            plain = row.observations_path.removesuffix(".sealed")
+            pq.write_table(table, root / plain)
+            (root / row.observations_path).unlink()
+            row.observations_path = plain
+            legacy.append((row, root / plain))
+        session.commit()
+        assert uses(session)[evidence.UNSEALED] == (0, 2)
+        assert_all_readable(session, stored)  # plain parts are still read
+
+        result = rotation.rotate(session=session, keyring=get_keyring(), actor="admin")
+        assert result.files == 2 and evidence.UNSEALED not in uses(session)
+        for row, plain in legacy:
+            session.refresh(row)
+            assert row.observations_path is not None
+            assert row.observations_path.endswith(".parquet.sealed")
+            assert not plain.exists()
+            assert not (root / row.observations_path).read_bytes().startswith(b"PAR1")
+        assert_all_readable(session, stored)
 
     def test_interrupted_in_the_identities_then_resumed(
         self,
@@ -140,7 +174,7 @@ class TestRotate:
         def failing_replace(src: str, dst: str) -> None:
             nonlocal calls
             calls += 1
-            if calls == 4:  # the second file of the second batch of files
+            if calls == 7:  # the first file of the second row of the second batch (2 files a row)
                 raise PowerCutError
             replace(src, dst)
 

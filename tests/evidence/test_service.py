@@ -12,6 +12,8 @@ from citytrace.cases.schemas import CaseCreate
 from citytrace.config import get_settings
 from citytrace.errors import InputError
 from citytrace.evidence import service
+from citytrace.security.crypto import DecryptionError
+from citytrace.security.keys import get_keyring
 from tests.factories import CARD_CSV
 
 
@@ -35,6 +37,21 @@ class TestAttach:
         fixes, observations = service.load(service.list_(session=session, case_id=case_id))
         assert fixes.num_rows == 0
         assert observations.column("place_name").to_pylist() == ["Seoul Station Cafe"]
+
+    def test_what_is_read_from_a_file_is_stored_sealed_to_its_case(
+        self, session: Session, case_id: int, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "card.csv"
+        path.write_text(CARD_CSV)
+        stored = service.attach(session=session, actor="t", case_id=case_id, path=path).evidence
+        root = get_settings().evidence_dir
+        assert stored.observations_path is not None
+        sealed = (root / stored.observations_path).read_bytes()
+        assert b"Seoul Station Cafe" not in sealed and not sealed.startswith(b"PAR1")
+        # Bound to its case and part: the same bytes passed off as another part do not open.
+        stored.fixes_path = stored.observations_path
+        with pytest.raises(DecryptionError):
+            service.read_part(stored, "fixes", root, get_keyring())
 
     def test_a_file_larger_than_the_limit_is_refused_before_reading(
         self, session: Session, case_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

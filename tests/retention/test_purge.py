@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import pyarrow as pa
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from citytrace.evidence.models import EvidenceFile
 from citytrace.investigation.models import Visit
 from citytrace.retention.policies import Counts, PurgeContext, registered_purger
 from citytrace.retention.service import PurgeError, daily_statistics, purge
+from citytrace.security.keys import get_keyring
 from tests.factories import CARD_CSV
 
 CLOSED_AT = datetime(2020, 4, 1, 3, 0, tzinfo=UTC)
@@ -152,6 +153,12 @@ class TestEvidenceAndTraces:
         }
 
 
+def observations(stored: EvidenceFile) -> pa.Table:
+    table = evidence.read_part(stored, "observations", get_settings().evidence_dir, get_keyring())
+    assert table is not None
+    return table
+
+
 class TestCheckIns:
     def test_each_check_in_goes_28_days_after_it_was_made(
         self, session: Session, tmp_path: Path
@@ -167,17 +174,18 @@ class TestCheckIns:
             "check_ins": 0,
             "files": 0,
         }
-        assert pq.read_table(parquet).num_rows == 2 and raw.exists()
+        assert observations(stored).num_rows == 2 and raw.exists()
 
         assert purge(session=session, now=first_due + SECOND)["check_ins"] == {
             "check_ins": 1,
             "files": 1,
         }
-        left = pq.read_table(parquet)
+        left = observations(stored)
         assert left.column("place_id").to_pylist() == ["V-2"]
+        assert b"V-2" not in parquet.read_bytes()  # still sealed
         assert not raw.exists()  # the upload held the purged check-in too
         session.refresh(stored)
-        assert (stored.n_observations, stored.raw_path, stored.key_id) == (1, None, None)
+        assert (stored.n_observations, stored.raw_path) == (1, None)
 
         second_due = SECOND_CHECKIN + timedelta(days=28)
         assert purge(session=session, now=second_due - SECOND)["check_ins"] == {
@@ -188,7 +196,7 @@ class TestCheckIns:
             "check_ins": 1,
             "files": 1,
         }
-        assert pq.read_table(parquet).num_rows == 0
+        assert observations(stored).num_rows == 0
         # The row stays, so the same file imported again does not bring the check-ins back.
         again = evidence.attach(
             session=session, actor="t", case_id=case_id, path=tmp_path / "checkins.csv"

@@ -22,6 +22,7 @@ app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 @app.command("status")
 def status() -> None:
     """How many identities and stored files are sealed under each key."""
+    from citytrace.evidence.service import UNSEALED
     from citytrace.security import rotation
     from citytrace.security.keys import get_keyring
 
@@ -30,7 +31,15 @@ def status() -> None:
         uses = rotation.status(session=session, keyring=keyring)
     typer.echo(f"{'key id':<28} {'identities':>10} {'files':>8}  state")
     for u in uses:
-        state = "current" if u.current else "old" if u.in_keyring else "MISSING from the keyring"
+        state = (
+            "current"
+            if u.current
+            else "old"
+            if u.in_keyring
+            else "not sealed yet: run `citytrace keys rotate`"
+            if u.key_id == UNSEALED
+            else "MISSING from the keyring"
+        )
         typer.echo(f"{u.key_id:<28} {u.identities:>10} {u.files:>8}  {state}")
 
 

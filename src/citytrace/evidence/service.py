@@ -1,6 +1,11 @@
 """Attaching evidence files to a case: read, validate, store as Parquet, keep the file sealed,
 record, audit.
 
+Everything stored is sealed: the uploaded file and the Parquet of the fixes and observations read
+from it (``*.parquet.sealed``, each bound to its case, content and part, so that one cannot be
+passed off as another). Files stored before they were sealed (``*.parquet``) are sealed by
+migration 0007 and by the key rotation; :func:`read_part` reads either.
+
 An import is one unit of work: the files it writes are content-addressed (named by the file's
 SHA-256), so an import that fails after writing them leaves nothing that a later import would not
 write again in its place, and importing the same file again changes nothing. The uploaded file is
@@ -11,17 +16,18 @@ back only through :func:`read_raw`, which is audited.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, event, func, or_, select
 from sqlalchemy.orm import Session
 
 from citytrace.audit import service as audit
@@ -40,6 +46,8 @@ from citytrace.security.crypto import CHUNK_BYTES, Keyring, stream_key_id
 from citytrace.security.keys import get_keyring
 
 MAX_STORED_ISSUES = 200
+UNSEALED = "unsealed"
+"""The key id reported for stored parts from before parts were sealed."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,60 @@ def _raw_context(evidence: EvidenceFile) -> bytes:
     return f"evidence_file:{evidence.case_id}:{evidence.sha256}".encode()
 
 
+PARTS = ("fixes", "observations")
+SEALED_SUFFIX = ".parquet.sealed"
+
+
+def _part_context(evidence: EvidenceFile, part: str) -> bytes:
+    return f"evidence_file:{evidence.case_id}:{evidence.sha256}:{part}".encode()
+
+
+def part_path(evidence: EvidenceFile, part: str) -> str | None:
+    """Where the Parquet of ``part`` ("fixes" or "observations") is stored, relative."""
+    path: str | None = getattr(evidence, f"{part}_path")
+    return path
+
+
+def write_part(
+    evidence: EvidenceFile, part: str, table: pa.Table, root: Path, keyring: Keyring
+) -> str:
+    """Seal ``table`` as the ``part`` of ``evidence`` under the current key, atomically; the
+    relative path (also set on ``evidence``)."""
+    relative = sealed_part_path(evidence, part)
+    seal_part_file(evidence, part, table, root / relative, keyring)
+    setattr(evidence, f"{part}_path", relative)
+    return relative
+
+
+def sealed_part_path(evidence: EvidenceFile, part: str) -> str:
+    return f"case-{evidence.case_id}/{evidence.sha256}.{part}{SEALED_SUFFIX}"
+
+
+def seal_part_file(
+    evidence: EvidenceFile, part: str, table: pa.Table, target: Path, keyring: Keyring
+) -> None:
+    """Write ``table`` sealed as the ``part`` of ``evidence`` to ``target``, atomically."""
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    buffer.seek(0)
+    context = _part_context(evidence, part)
+    _write_file_atomic(target, lambda out: keyring.encrypt_stream(buffer, out, context=context))
+
+
+def read_part(evidence: EvidenceFile, part: str, root: Path, keyring: Keyring) -> pa.Table | None:
+    """The stored table of ``part`` (``None`` when there is none); sealed or, from before files
+    were sealed, plain Parquet."""
+    relative = part_path(evidence, part)
+    if relative is None:
+        return None
+    path = root / relative
+    if not relative.endswith(SEALED_SUFFIX):
+        return pq.read_table(path)
+    with path.open("rb") as handle:
+        plain = b"".join(keyring.decrypt_stream(handle, context=_part_context(evidence, part)))
+    return pq.read_table(io.BytesIO(plain))
+
+
 def list_(*, session: Session, case_id: int) -> Sequence[EvidenceFile]:
     return session.scalars(
         select(EvidenceFile).where(EvidenceFile.case_id == case_id).order_by(EvidenceFile.id)
@@ -119,13 +181,6 @@ def attach(
     read = read_evidence(path, kind, assume_tz=assume_tz)
     root = evidence_dir or get_settings().evidence_dir
     folder = Path(f"case-{case.id}")
-    fixes_path = observations_path = None
-    if read.fixes.num_rows:
-        fixes_path = folder / f"{digest}.fixes.parquet"
-        write_parquet_atomic(read.fixes, root / fixes_path)
-    if read.observations.num_rows:
-        observations_path = folder / f"{digest}.observations.parquet"
-        write_parquet_atomic(read.observations, root / observations_path)
     raw_path = folder / f"{digest}.raw.sealed"
     keyring = get_keyring()
     evidence = EvidenceFile(
@@ -138,8 +193,6 @@ def attach(
         records_rejected=read.records_rejected,
         n_fixes=read.fixes.num_rows,
         n_observations=read.observations.num_rows,
-        fixes_path=None if fixes_path is None else fixes_path.as_posix(),
-        observations_path=None if observations_path is None else observations_path.as_posix(),
         raw_path=raw_path.as_posix(),
         key_id=keyring.current_id,
         issues=[
@@ -148,6 +201,9 @@ def attach(
         ],
         imported_by=actor,
     )
+    for part, table in (("fixes", read.fixes), ("observations", read.observations)):
+        if table.num_rows:
+            write_part(evidence, part, table, root, keyring)
     with path.open("rb") as source:
         _write_file_atomic(
             root / raw_path,
@@ -177,10 +233,12 @@ def load(
 ) -> tuple[pa.Table, pa.Table]:
     """All fixes and all observations of these evidence files, each as one table."""
     root = evidence_dir or get_settings().evidence_dir
-    fixes = [pq.read_table(root / e.fixes_path) for e in evidence if e.fixes_path]
-    observations = [
-        pq.read_table(root / e.observations_path) for e in evidence if e.observations_path
-    ]
+    keyring = get_keyring()
+    tables = {
+        part: [t for e in evidence if (t := read_part(e, part, root, keyring)) is not None]
+        for part in PARTS
+    }
+    fixes, observations = tables["fixes"], tables["observations"]
     return (
         pa.concat_tables(fixes) if fixes else FIX_SCHEMA.empty_table(),
         pa.concat_tables(observations) if observations else OBSERVATION_SCHEMA.empty_table(),
@@ -233,57 +291,114 @@ def read_raw(
     return chunks()
 
 
-def reseal_raw_files(
-    *, session: Session, keyring: Keyring, limit: int, evidence_dir: Path | None = None
-) -> int:
-    """Re-seal up to ``limit`` stored files that are not under the current key; how many.
+def _needs_sealing(keyring: Keyring) -> Any:
+    """Rows with a file stored under an older key, or a part stored before parts were sealed."""
+    stored = or_(
+        EvidenceFile.raw_path.is_not(None),
+        EvidenceFile.fixes_path.is_not(None),
+        EvidenceFile.observations_path.is_not(None),
+    )
+    old_key = or_(EvidenceFile.key_id.is_(None), EvidenceFile.key_id != keyring.current_id)
+    plain = or_(
+        EvidenceFile.fixes_path.like("%.parquet"), EvidenceFile.observations_path.like("%.parquet")
+    )
+    return and_(stored, or_(old_key, plain))
 
-    Part of a key rotation: each file is decrypted and sealed again into a temporary file that
-    replaces it atomically, so readers always find a whole file under a key the keyring holds.
-    The file's header names its key, so a file replaced before an interruption (and before the
-    caller committed its new ``key_id``) is recognised and only its row is updated on the next
-    run.
-    """
-    root = evidence_dir or get_settings().evidence_dir
-    rows = session.scalars(
-        select(EvidenceFile)
-        .where(EvidenceFile.raw_path.is_not(None), EvidenceFile.key_id != keyring.current_id)
-        .order_by(EvidenceFile.id)
-        .limit(limit)
-        .with_for_update()
-    ).all()
-    for evidence in rows:
-        assert evidence.raw_path is not None
+
+def seal_stored_files(
+    *, session: Session, keyring: Keyring, evidence: EvidenceFile, root: Path
+) -> list[Path]:
+    """Seal every stored file of ``evidence`` under the current key: the uploaded file and the
+    parts; a part stored as plain Parquet is sealed beside it. Each file is replaced atomically.
+    The plain files that are no longer referenced once the caller commits are returned, for the
+    caller to remove after its commit."""
+    leftovers: list[Path] = []
+    if evidence.raw_path is not None:
         path = root / evidence.raw_path
         if not path.exists():
             raise NotFoundError(
                 f"the stored file of evidence {evidence.id} is missing ({evidence.raw_path})"
             )
+        _reseal_file(keyring, path, _raw_context(evidence))
+    for part in PARTS:
+        relative = part_path(evidence, part)
+        if relative is None:
+            continue
+        if relative.endswith(SEALED_SUFFIX):
+            _reseal_file(keyring, root / relative, _part_context(evidence, part))
+        else:
+            table = read_part(evidence, part, root, keyring)
+            assert table is not None
+            write_part(evidence, part, table, root, keyring)
+            leftovers.append(root / relative)
+    evidence.key_id = keyring.current_id
+    return leftovers
+
+
+def _reseal_file(keyring: Keyring, path: Path, context: bytes) -> None:
+    with path.open("rb") as handle:
+        if stream_key_id(handle) == keyring.current_id:
+            return  # replaced before an interruption: only the row was left to update
+
+    def reseal(out: BinaryIO) -> None:
+        encryptor = keyring.encryptor(out, context=context, chunk_bytes=CHUNK_BYTES)
         with path.open("rb") as handle:
-            already = stream_key_id(handle) == keyring.current_id
-        if not already:
-            context = _raw_context(evidence)
+            for chunk in keyring.decrypt_stream(handle, context=context):
+                encryptor.update(chunk)
+        encryptor.finalize()
 
-            def reseal(out: BinaryIO, source: Path = path, context: bytes = context) -> None:
-                encryptor = keyring.encryptor(out, context=context, chunk_bytes=CHUNK_BYTES)
-                with source.open("rb") as handle:
-                    for chunk in keyring.decrypt_stream(handle, context=context):
-                        encryptor.update(chunk)
-                encryptor.finalize()
+    _write_file_atomic(path, reseal)
 
-            _write_file_atomic(path, reseal)
-        evidence.key_id = keyring.current_id
+
+def reseal_raw_files(
+    *, session: Session, keyring: Keyring, limit: int, evidence_dir: Path | None = None
+) -> int:
+    """Re-seal the stored files of up to ``limit`` evidence rows that are not all under the
+    current key (or have parts from before parts were sealed); how many rows.
+
+    Part of a key rotation: each file is decrypted and sealed again into a temporary file that
+    replaces it atomically, so readers always find a whole file under a key the keyring holds.
+    The file's header names its key, so a file replaced before an interruption (and before the
+    caller committed its new ``key_id``) is recognised and only its row is updated on the next
+    run. Plain files that were sealed are removed once the batch is committed.
+    """
+    root = evidence_dir or get_settings().evidence_dir
+    rows = session.scalars(
+        select(EvidenceFile)
+        .where(_needs_sealing(keyring))
+        .order_by(EvidenceFile.id)
+        .limit(limit)
+        .with_for_update()
+    ).all()
+    leftovers: list[Path] = []
+    for evidence in rows:
+        leftovers += seal_stored_files(
+            session=session, keyring=keyring, evidence=evidence, root=root
+        )
     session.flush()
+    if leftovers:
+
+        def remove(_session: Session) -> None:
+            for path in leftovers:
+                path.unlink(missing_ok=True)
+
+        event.listen(session, "after_commit", remove, once=True)
     return len(rows)
 
 
 def raw_key_counts(*, session: Session) -> dict[str, int]:
-    """How many stored files are sealed under each key id."""
-    rows = session.execute(
-        select(EvidenceFile.key_id, func.count())
-        .where(EvidenceFile.raw_path.is_not(None))
-        .group_by(EvidenceFile.key_id)
-    ).all()
+    """How many evidence rows have their stored files under each key id (a row with a part
+    from before parts were sealed counts under ``"unsealed"``)."""
+    stored = or_(
+        EvidenceFile.raw_path.is_not(None),
+        EvidenceFile.fixes_path.is_not(None),
+        EvidenceFile.observations_path.is_not(None),
+    )
+    plain = or_(
+        EvidenceFile.fixes_path.like("%.parquet"), EvidenceFile.observations_path.like("%.parquet")
+    )
+    label = case((plain, UNSEALED), else_=func.coalesce(EvidenceFile.key_id, UNSEALED))
+    rows = session.execute(select(label, func.count()).where(stored).group_by(label)).all()
     return {str(key_id): count for key_id, count in rows}
 
 

@@ -20,14 +20,13 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sqlalchemy import CursorResult, Delete, Select, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
@@ -344,20 +343,6 @@ def _purge_evidence_and_traces(ctx: PurgeContext) -> Counts:
     return dict(totals)
 
 
-def _earliest_start(path: Path) -> datetime | None:
-    """The earliest ``started_at`` of an observations file, from its footer's statistics."""
-    metadata = pq.ParquetFile(path).metadata
-    index = metadata.schema.names.index("started_at")
-    earliest: datetime | None = None
-    for g in range(metadata.num_row_groups):
-        stats = metadata.row_group(g).column(index).statistics
-        if stats is None or not stats.has_min_max:
-            return datetime.min.replace(tzinfo=UTC)  # unknown: the file will be read
-        value: datetime = stats.min
-        earliest = value if earliest is None else min(earliest, value)
-    return earliest
-
-
 def _purge_check_ins(ctx: PurgeContext) -> Counts:
     """Venue check-ins, ``days`` after each check-in (KI-Pass kept them 4 weeks).
 
@@ -366,9 +351,16 @@ def _purge_check_ins(ctx: PurgeContext) -> Counts:
     file they came in holds them too and is deleted at the first cut. The evidence row stays,
     even when empty, so that importing the same file again does not bring the check-ins back.
     """
-    from citytrace.evidence.service import write_parquet_atomic
+    from citytrace.evidence.service import (
+        SEALED_SUFFIX,
+        read_part,
+        seal_part_file,
+        sealed_part_path,
+    )
+    from citytrace.security.keys import get_keyring
 
     session = ctx.session
+    keyring = get_keyring()
     candidates = session.scalars(
         select(EvidenceFile)
         .where(EvidenceFile.kind == "checkin", EvidenceFile.observations_path.is_not(None))
@@ -387,19 +379,31 @@ def _purge_check_ins(ctx: PurgeContext) -> Counts:
     for evidence in candidates:
         assert evidence.observations_path is not None
         path = ctx.evidence_dir / evidence.observations_path
-        earliest = _earliest_start(path) if path.exists() else None
-        if earliest is None or earliest > ctx.cutoff:
+        if not path.exists():
             continue
-        table = pq.read_table(path)
+        table = read_part(evidence, "observations", ctx.evidence_dir, keyring)
+        assert table is not None
         keep = table.filter(pc.greater(table.column("started_at"), ctx.cutoff))
         if keep.num_rows == table.num_rows:
             continue
         batch["check_ins"] += table.num_rows - keep.num_rows
         batch["files"] += 1
         if not ctx.dry_run:
-            ctx.after_commit(partial(write_parquet_atomic, keep, path))
+            if evidence.observations_path.endswith(SEALED_SUFFIX):
+                # Rewritten after the commit: if that is interrupted, the next purge finds the
+                # due rows again.
+                ctx.after_commit(
+                    partial(seal_part_file, evidence, "observations", keep, path, keyring)
+                )
+            else:
+                # Stored before parts were sealed: sealed now, beside it, and the plain file
+                # removed once the row points to the sealed one.
+                sealed = sealed_part_path(evidence, "observations")
+                seal_part_file(evidence, "observations", keep, ctx.evidence_dir / sealed, keyring)
+                ctx.after_commit(partial(_unlink, ctx.evidence_dir, [evidence.observations_path]))
+                evidence.observations_path = sealed
             ctx.after_commit(partial(_unlink, ctx.evidence_dir, [evidence.raw_path]))
-            evidence.raw_path = evidence.key_id = None
+            evidence.raw_path = None
             evidence.n_observations = keep.num_rows
         if batch["files"] >= ctx.batch_size:
             commit()
