@@ -99,8 +99,11 @@ def exposures(
     engine: Annotated[
         str,
         typer.Option(
-            metavar="[duckdb|postgres|index|brute]",
-            help="Search engine; all give the same contacts.",
+            metavar="[duckdb|postgres|spark|index|brute]",
+            help=(
+                "Search engine; all give the same contacts. spark runs on "
+                "CITYTRACE_SPARK_MASTER (default local[*])."
+            ),
         ),
     ] = Engine.DUCKDB.value,
     database_url: Annotated[

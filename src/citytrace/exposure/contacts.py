@@ -34,6 +34,7 @@ class Engine(StrEnum):
 
     DUCKDB = "duckdb"  # SQL over the store's Parquet files (or a table) in DuckDB
     POSTGRES = "postgres"  # the same SQL on PostgreSQL, records copied into a temporary table
+    SPARK = "spark"  # the same SQL on Apache Spark (CITYTRACE_SPARK_MASTER), for a nation's data
     INDEX = "index"  # an in-memory index (build once with RecordIndex.build, search many times)
     BRUTE = "brute"  # every pair: the reference, for small inputs
 
@@ -77,8 +78,8 @@ def find_contacts(
     rule
         Distance, overlap and close-contact rule (default :class:`ExposureRule`: 20 m, 15 min).
     engine
-        ``duckdb`` (default), ``postgres``, ``index`` (default for a ``RecordIndex``) or
-        ``brute``; see :class:`Engine`. All give the same contacts.
+        ``duckdb`` (default), ``postgres``, ``spark``, ``index`` (default for a
+        ``RecordIndex``) or ``brute``; see :class:`Engine`. All give the same contacts.
     exclude_person_ids
         ``{case_id: person_id}``: each case's own person, left out of its contacts.
     database_url
@@ -145,10 +146,7 @@ def _search_table(
     own, has_own = own_persons(visits, prepared.person_ids)
     q_visits = visits_table(visits, own, has_own)
     keys = visit_keys(visits, rule, _durations(prepared.keyed))
-    if engine is Engine.DUCKDB:
-        raw = search_duckdb(q_visits, keys, prepared.keyed, rule)
-    else:
-        raw = _postgres(q_visits, keys, prepared.keyed, rule, database_url)
+    raw = _sql(engine, q_visits, keys, prepared.keyed, rule, database_url)
     return finish(raw, visits, prepared.person_ids)
 
 
@@ -174,11 +172,26 @@ def _search_store(
     own, has_own = own_persons(visits, None)
     q_visits = visits_table(visits, own, has_own)
     keys = visit_keys(visits, rule, store.level_durations(days))
-    if engine is Engine.DUCKDB:
-        raw = search_duckdb(q_visits, keys, store.files(days), rule)
-    else:
-        raw = _postgres(q_visits, keys, store.files(days), rule, database_url)
+    raw = _sql(engine, q_visits, keys, store.files(days), rule, database_url)
     return finish(raw, visits, None)
+
+
+def _sql(
+    engine: Engine,
+    q_visits: pa.Table,
+    keys: pa.Table,
+    records: pa.Table | Sequence[Path],
+    rule: ExposureRule,
+    database_url: str | None,
+) -> pa.Table:
+    """The SQL engines: one query text over the same tables."""
+    if engine is Engine.DUCKDB:
+        return search_duckdb(q_visits, keys, records, rule)
+    if engine is Engine.SPARK:
+        from citytrace.exposure.spark import search_spark
+
+        return search_spark(q_visits, keys, records, rule)
+    return _postgres(q_visits, keys, records, rule, database_url)
 
 
 def _postgres(

@@ -42,28 +42,42 @@ __all__ = ["contacts_sql", "search_duckdb", "visit_keys", "visits_table"]
 _CLASS_RADIUS, _ROW_DEG, _COL_DEG, _N_ROWS, _N_COLS = grid.grid_arrays()
 
 
-def _double(value: float) -> str:
-    # Through text, so that both databases parse the exact double (a decimal literal would be a
+def _double(value: float, dialect: str = "standard") -> str:
+    # Through text, so that every engine parses the exact double (a decimal literal would be a
     # DECIMAL in DuckDB, converted with its own rounding).
-    return f"CAST('{float(value)!r}' AS DOUBLE PRECISION)"
+    kind = "DOUBLE" if dialect == "spark" else "DOUBLE PRECISION"
+    return f"CAST('{float(value)!r}' AS {kind})"
 
 
-def _haversine_sql() -> str:
+def _haversine_sql(dialect: str = "standard") -> str:
     """:func:`citytrace.geo.haversine_m` from visit ``v`` to record ``r``, operation for
     operation (``x * x`` for squares, radians by multiplying with pi / 180)."""
-    k = _double(np.pi / 180.0)
+    k = _double(np.pi / 180.0, dialect)
     dphi = f"(r.latitude * {k} - v.latitude * {k})"
     dlam = f"((r.longitude - v.longitude) * {k})"
     s1 = f"sin({dphi} / 2)"
     s2 = f"sin({dlam} / 2)"
     a = f"{s1} * {s1} + cos(v.latitude * {k}) * cos(r.latitude * {k}) * ({s2} * {s2})"
-    return f"{_double(2.0 * 6_371_000.0)} * asin(sqrt(least(greatest({a}, 0), 1)))"
+    return f"{_double(2.0 * 6_371_000.0, dialect)} * asin(sqrt(least(greatest({a}, 0), 1)))"
 
 
-def contacts_sql(rule: ExposureRule) -> str:
-    """The query: contacts per (case, person) as ``RAW_SCHEMA``, sorted by case and person."""
+def contacts_sql(rule: ExposureRule, dialect: str = "standard") -> str:
+    """The query: contacts per (case, person) as ``RAW_SCHEMA``, sorted by case and person.
+
+    ``dialect`` is ``"standard"`` (DuckDB and PostgreSQL) or ``"spark"`` (Spark SQL, which
+    spells two things differently: ``DOUBLE`` and the sorted list of distinct kinds).
+    """
     t = int(rule.min_overlap_us)
     close = rule.close
+
+    def double(value: float) -> str:
+        return _double(value, dialect)
+
+    kinds = (
+        "array_join(array_sort(collect_set(kind)), ',')"
+        if dialect == "spark"
+        else "string_agg(DISTINCT kind, ',' ORDER BY kind)"
+    )
     # Only numbers formatted here go into the text: nothing from users.
     return f"""
 WITH pairs AS (
@@ -74,7 +88,7 @@ WITH pairs AS (
            least(v.finished_us, r.finished_us) AS to_us,
            least(v.finished_us, r.finished_us) - greatest(v.started_us, r.started_us)
                AS overlap_us,
-           {_haversine_sql()} - v.radius_m - r.radius_m AS gap_m,
+           {_haversine_sql(dialect)} - v.radius_m - r.radius_m AS gap_m,
            v.radius_m AS visit_radius_m,
            r.radius_m AS record_radius_m
     FROM q_keys k
@@ -90,14 +104,14 @@ SELECT case_code,
        max(to_us) AS last_us,
        max(overlap_us) AS max_overlap_us,
        min(greatest(gap_m, 0)) AS min_distance_m,
-       string_agg(DISTINCT kind, ',' ORDER BY kind) AS evidence_kinds,
+       {kinds} AS evidence_kinds,
        count(*) AS n_contacts,
-       bool_or(gap_m <= {_double(close.max_distance_m + TOLERANCE_M)}
+       bool_or(gap_m <= {double(close.max_distance_m + TOLERANCE_M)}
                AND overlap_us >= {int(close.min_overlap_us)}
-               AND visit_radius_m <= {_double(close.max_radius_m)}
-               AND record_radius_m <= {_double(close.max_radius_m)}) AS close
+               AND visit_radius_m <= {double(close.max_radius_m)}
+               AND record_radius_m <= {double(close.max_radius_m)}) AS close
 FROM pairs
-WHERE gap_m <= {_double(rule.limit_m)} AND overlap_us >= {t}
+WHERE gap_m <= {double(rule.limit_m)} AND overlap_us >= {t}
 GROUP BY case_code, person_id
 ORDER BY case_code, person_id
 """  # noqa: S608
