@@ -36,11 +36,29 @@ class Settings(BaseSettings):
     # Retention (citytrace.retention): days after which each kind of record is purged.
     retention_evidence_days: int = Field(default=30, ge=0)  # after the case is closed
     retention_checkin_days: int = Field(default=28, ge=0)  # after the check-in
+    retention_city_record_days: int = Field(default=28, ge=0)  # after the day of the record
     retention_contact_days: int = Field(default=14, ge=0)  # after the follow-up ends
     retention_published_place_days: int = Field(default=14, ge=0)  # after the last contact
     # Minutes between purges inside the service; 0 disables the scheduler.
     retention_interval_min: float = Field(default=60.0, ge=0)
     retention_batch_size: int = Field(default=200, ge=1)
+    # Disclosure (citytrace.disclosure): exposure windows are widened to this step (floor the
+    # start, ceil the end, in the city's zone); an entry is blocked below ``min_k`` people that
+    # the city's records place around it in its window (within ``k_place_m`` of a named business,
+    # ``k_address_m`` of an address); ``link_points`` entries of one case alone form a route that
+    # singles a person out (de Montjoye et al. 2013: 4 points single out 95%).
+    disclosure_time_step_min: int = Field(default=30, ge=1, le=1440)
+    disclosure_min_k: int = Field(default=5, ge=1)
+    disclosure_k_place_m: float = Field(default=25.0, gt=0, le=1000)
+    disclosure_k_address_m: float = Field(default=100.0, gt=0, le=1000)
+    disclosure_link_points: int = Field(default=4, ge=2)
+    # Visits of several cases within this distance (and overlapping or adjacent windows) merge.
+    disclosure_merge_distance_m: float = Field(default=30.0, ge=0, le=1000)
+    # No disinfection note for exposures that ended more than this many days ago.
+    disclosure_disinfection_days: int = Field(default=7, ge=0)
+    # Minutes between the scheduler's sweeps (suppression of places whose contacts are all
+    # identified); expiries run at their exact moment. 0 disables the scheduler.
+    disclosure_interval_min: float = Field(default=5.0, ge=0)
 
     @model_validator(mode="after")
     def _keys_outside_development(self) -> Settings:
@@ -87,6 +105,14 @@ class Settings(BaseSettings):
     # The base map of the workspace's maps, e.g. "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     # (its host must be map_tile_host). None: district outlines only, and no outside request.
     map_tile_url: str | None = None
+    # Screening (citytrace.screening): the channels result notifications go out on ("file",
+    # "console" or a registered SMS/e-mail gateway, comma-separated), the file channel's folder
+    # (HOME/outbox by default), attempts before a message is given up, and the days a booking
+    # with its result is kept after it closed (cancelled, no-show, or result notified).
+    screening_notify_channels: str = "file"
+    screening_outbox_dir: Path | None = None
+    screening_outbox_max_attempts: int = Field(default=5, ge=1, le=50)
+    retention_screening_days: int = Field(default=30, ge=0)
 
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Settings:

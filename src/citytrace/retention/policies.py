@@ -72,6 +72,13 @@ POLICIES: tuple[Policy, ...] = (
         covers="venue check-in observations (and the uploaded file they came in)",
     ),
     Policy(
+        name="city_records",
+        setting="retention_city_record_days",
+        after="the day of the record",
+        covers="the city's records for the exposure search (check-ins, card payments, cell "
+        "records, stays), a day file at a time, once the whole day is due",
+    ),
+    Policy(
         name="contacts",
         setting="retention_contact_days",
         after="the contact's follow-up ends (release)",
@@ -82,6 +89,13 @@ POLICIES: tuple[Policy, ...] = (
         setting="retention_published_place_days",
         after="the last contact at the place",
         covers="entries of the public list of places",
+    ),
+    Policy(
+        name="screening",
+        setting="retention_screening_days",
+        after="the booking closed (cancelled, no-show, or its result stored and notified)",
+        covers="screening bookings (the person's sealed name, phone and e-mail) with their slot, "
+        "queue entry, sample, result and notifications",
     ),
 )
 

@@ -35,6 +35,7 @@ from citytrace.config import Settings, get_settings
 from citytrace.contacts.models import Contact, ContactState
 from citytrace.errors import CitytraceError
 from citytrace.evidence.models import EvidenceFile
+from citytrace.exposure.store import RecordStore
 from citytrace.investigation.models import Visit
 from citytrace.retention.models import UNKNOWN_DISTRICT, DailyStatistics
 from citytrace.retention.policies import (
@@ -444,6 +445,35 @@ def _purge_contacts(ctx: PurgeContext) -> Counts:
     return {"contacts": total}
 
 
+def _delete_day(store: RecordStore, day: date) -> None:
+    store.delete_day(day)
+
+
+def _purge_city_records(ctx: PurgeContext) -> Counts:
+    """The city's record store (check-ins, payments, cell records, stays of everyone, kept for
+    the exposure search): each day file once its whole day is due, ``days`` after its end.
+
+    Files only: a day is removed after the batch's audit event has committed; a purge
+    interrupted before that finds the day again."""
+    root = get_settings().records_dir
+    if not (root / "store.json").is_file():
+        return {"days": 0, "records": 0}
+    store = RecordStore.open(root)
+    cutoff_us = int(ctx.cutoff.timestamp() * 1_000_000)
+    due = [day for day in store.days() if store.day_bounds_us(day)[1] <= cutoff_us]
+    total: Counter[str] = Counter({"days": 0, "records": 0})
+    for start in range(0, len(due), ctx.batch_size):
+        batch = due[start : start + ctx.batch_size]
+        counts = {"days": len(batch), "records": sum(store.stats(day).rows for day in batch)}
+        if not ctx.dry_run:
+            for day in batch:
+                ctx.after_commit(partial(_delete_day, store, day))
+            ctx.commit_batch(counts)
+        total.update(counts)
+    return dict(total)
+
+
 register_purger("evidence_and_traces", _purge_evidence_and_traces)
+register_purger("city_records", _purge_city_records)
 register_purger("check_ins", _purge_check_ins)
 register_purger("contacts", _purge_contacts)
