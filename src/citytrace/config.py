@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     login_rate_per_client_per_min: int = Field(default=10, ge=1)
     login_rate_per_username_per_min: int = Field(default=5, ge=1)
     public_rate_per_client_per_min: int = Field(default=60, ge=1)
+    # Shared rate-limit buckets for several service processes (redis://host:6379/0); unset: each
+    # process limits on its own.
+    redis_url: str | None = None
     # argon2id cost (RFC 9106's second recommended option); raising it rehashes on next login.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=1024)
