@@ -164,6 +164,8 @@ class TestNoPlaintextAtRest:
                 if value is None:
                     continue
                 assert value.encode() not in data, value
+                # Phone and resident numbers without their dashes too (a house number's few
+                # digits are found in any database file).
                 digits = "".join(ch for ch in value if ch.isdigit())
-                if digits:
+                if len(digits) >= 8:
                     assert digits.encode() not in data, value

@@ -94,9 +94,9 @@ class TestExposuresCommand:
         out = tmp_path / "contacts.csv"
         out.write_text("earlier results\n")
         unknown = run("--case-visits", str(visits), "--records", str(records),
-                      "--output", str(out), "--engine", "spark")  # fmt: skip
+                      "--output", str(out), "--engine", "hadoop")  # fmt: skip
         assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
-        assert "option --engine: unknown engine 'spark'" in unknown.stderr
+        assert "option --engine: unknown engine 'hadoop'" in unknown.stderr
         backwards = RECORDS_CSV.replace("2020-03-01T14:00:00+09:00", "2020-03-01T11:00+09:00")
         records.write_text(backwards)
         with pytest.raises(InputError, match=r"records\.csv, line 2: finished_at is before"):
