@@ -165,8 +165,8 @@ class TestFindContacts:
     def test_unknown_engine_is_named(self) -> None:
         visits = visits_of(("C1", LAT, LON, at(12), at(13)))
         records = records_of((1, LAT, LON, at(12), at(13), "visit", 0.0))
-        with pytest.raises(InputError, match="engine: unknown engine 'spark'"):
-            find_contacts(visits, records, engine="spark")
+        with pytest.raises(InputError, match="engine: unknown engine 'hadoop'"):
+            find_contacts(visits, records, engine="hadoop")
         with pytest.raises(InputError, match="database URL"):
             find_contacts(visits, records, engine="postgres")
         with pytest.raises(InputError, match="index engine"):
