@@ -46,3 +46,29 @@ class TestLoadDemo:
                 refs = {c.person_ref for c in contacts.list_(session=session, case_id=case.id)}
                 assert case.person_ref not in refs
             assert found > 0
+
+    def test_recent_days_and_a_published_place_list(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        from datetime import UTC, datetime
+
+        from citytrace.contacts.service import record_store
+        from citytrace.disclosure import service as disclosure
+        from citytrace.disclosure.models import DisclosureEntry, EntryStatus
+
+        engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+        upgrade(engine)
+        message = load_demo(engine)
+        now = datetime.now(UTC)
+        store = record_store(create=False)
+        assert store is not None
+        # The city's days end yesterday: nothing is due for retention or past its disclosure.
+        assert 0 < (now.date() - store.days()[-1]).days <= 2
+        with Session(engine) as session:
+            published = disclosure.published_entries(session, now)
+            assert published and f"{len(published)} places published" in message
+            assert all(e.expires_at > now for e in published)
+            # The rest wait for the disclosure officer, none published by accident.
+            waiting = session.scalars(
+                select(DisclosureEntry).where(DisclosureEntry.status == EntryStatus.DRAFT)
+            ).all()
+            assert waiting
+            assert {e.id for e in waiting}.isdisjoint({e.id for e in published})

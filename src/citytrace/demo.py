@@ -2,15 +2,20 @@
 
 Each demo case is a synthetic resident whose evidence is exported as the files a real case hands
 over (Google ``Records.json``, card, cell and check-in CSV) and imported through the same
-service as an investigator's upload, so the demo shows the real path, not a shortcut.
+service as an investigator's upload, so the demo shows the real path, not a shortcut. The city's
+days end yesterday (so that nothing is past its retention or its disclosure yet); the routes of
+the first cases are reviewed and their places drafted for disclosure, and the entries that pass
+the risk check are published, so that the public list and the open-data feed have something to
+show; the others wait, blocked, for the disclosure officer.
 """
 
 from __future__ import annotations
 
 import tempfile
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 from sqlalchemy import Engine, func, select
@@ -36,14 +41,24 @@ def load_demo(
     n_cases: int = 5,
     n_days: int = 14,
     seed: int = 2020,
-    start_date: date = date(2020, 3, 1),
+    start_date: date | None = None,
+    n_disclosed: int = 2,
 ) -> str:
-    """Fill an empty database with ``n_cases`` cases and their routes; returns what was done."""
+    """Fill an empty database with ``n_cases`` cases and their routes; returns what was done.
+
+    ``start_date`` defaults to ``n_days`` before today in the city's zone. The routes of the
+    first ``n_disclosed`` cases are reviewed (every proposed visit confirmed) and drafted for
+    disclosure; the drafts that pass the risk check are approved and published.
+    """
+    from citytrace.config import get_settings
     from citytrace.synth import SynthConfig, export_person_evidence, generate
 
     with unit_of_work(engine) as session:
         if session.scalar(select(func.count()).select_from(Case)):
             return "demo not loaded: the database already has cases"
+    if start_date is None:
+        today = datetime.now(ZoneInfo(get_settings().timezone)).date()
+        start_date = today - timedelta(days=n_days)
     config = SynthConfig(
         n_people=n_people, n_days=n_days, seed=seed, start_date=start_date, fixes_for=n_cases
     )
@@ -81,7 +96,59 @@ def load_demo(
                 visits += investigation.rebuild_route(
                     session=session, actor=DEMO_ACTOR, case_id=case.id
                 ).proposed
-    return f"demo loaded: {len(picked)} cases, {visits} visits proposed"
+    published = _disclose(engine, n_disclosed)
+    with unit_of_work(engine) as session:
+        from citytrace.screening.clinics import load_demo_clinics
+
+        screening = load_demo_clinics(session=session, actor=DEMO_ACTOR)
+    return (
+        f"demo loaded: {len(picked)} cases, {visits} visits proposed, "
+        f"{published} places published, {screening}"
+    )
+
+
+def _disclose(engine: Engine, n_cases: int) -> int:
+    """Review the routes of the first ``n_cases`` cases, draft their places and publish those
+    that pass the risk check; how many were published."""
+    from citytrace.disclosure import rules
+    from citytrace.disclosure import service as disclosure
+    from citytrace.disclosure.models import DisclosureEntry, EntryStatus, RiskLevel
+    from citytrace.investigation.models import Visit, VisitStatus
+    from citytrace.investigation.schemas import ReviewAction
+
+    with unit_of_work(engine) as session:
+        case_ids = list(session.scalars(select(Case.id).order_by(Case.id).limit(n_cases)))
+        for case_id in case_ids:
+            proposed = session.scalars(
+                select(Visit.id).where(
+                    Visit.case_id == case_id, Visit.status == VisitStatus.PROPOSED
+                )
+            ).all()
+            for visit_id in proposed:
+                investigation.review_visit(
+                    session=session,
+                    actor=DEMO_ACTOR,
+                    visit_id=visit_id,
+                    action=ReviewAction.CONFIRM,
+                )
+            disclosure.draft_from_case(session=session, actor=DEMO_ACTOR, case_id=case_id)
+        drafts = session.scalars(
+            select(DisclosureEntry).where(DisclosureEntry.status == EntryStatus.DRAFT)
+        ).all()
+        disclosure.check_risk(session=session, actor=DEMO_ACTOR)
+        passing = [
+            e.id
+            for e in drafts
+            if e.risk_level != RiskLevel.BLOCKED
+            and (e.place_kind not in rules.WORKPLACE_KINDS or e.mass_exposure)
+        ]
+    if not passing:
+        return 0
+    with unit_of_work(engine) as session:
+        disclosure.approve(session=session, actor=DEMO_ACTOR, entry_ids=passing)
+    with unit_of_work(engine) as session:
+        result = disclosure.publish(session=session, actor=DEMO_ACTOR, entry_ids=passing)
+    return len(result.published)
 
 
 def _load_city_records(city: SynthCity) -> None:

@@ -174,6 +174,7 @@ def test_fuzz_every_operation(
     monkeypatch.setenv("CITYTRACE_ARGON2_MEMORY_KIB", "1024")
     monkeypatch.setenv("CITYTRACE_ARGON2_PARALLELISM", "1")
     monkeypatch.setenv("CITYTRACE_RETENTION_INTERVAL_MIN", "0")
+    monkeypatch.setenv("CITYTRACE_DISCLOSURE_INTERVAL_MIN", "0")
     get_settings.cache_clear()
 
     world = _world(fuzz_engine)

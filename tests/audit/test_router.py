@@ -27,6 +27,7 @@ def client(
     monkeypatch.setenv("CITYTRACE_ARGON2_MEMORY_KIB", "1024")
     monkeypatch.setenv("CITYTRACE_ARGON2_PARALLELISM", "1")
     monkeypatch.setenv("CITYTRACE_RETENTION_INTERVAL_MIN", "0")
+    monkeypatch.setenv("CITYTRACE_DISCLOSURE_INTERVAL_MIN", "0")
     get_settings.cache_clear()
     app = create_app(engine)
     if not any(getattr(r, "path", "") == "/api/audit" for r in app.routes):

@@ -23,6 +23,7 @@ def _cheap_hashing(_settings: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CITYTRACE_ARGON2_PARALLELISM", "1")
     # No background purge holding the test database while a test runs.
     monkeypatch.setenv("CITYTRACE_RETENTION_INTERVAL_MIN", "0")
+    monkeypatch.setenv("CITYTRACE_DISCLOSURE_INTERVAL_MIN", "0")
     get_settings.cache_clear()
 
 

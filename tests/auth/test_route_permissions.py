@@ -25,8 +25,10 @@ from citytrace.auth.ratelimit import RateLimits
 from citytrace.cases import service as cases
 from citytrace.cases.schemas import CaseCreate, IdentityIn
 from citytrace.contacts.models import Contact, RiskClass
+from citytrace.disclosure.models import DisclosureEntry, DisclosureSource
 from citytrace.investigation.models import Visit, VisitStatus
 from tests.auth.factories import DISTRICT, OTHER_DISTRICT, bearer, make_user
+from tests.screening.factories import route_walk_records
 
 # The only routes anyone may call without signing in. A new public route must be added here.
 PUBLIC_ROUTES = {
@@ -34,9 +36,38 @@ PUBLIC_ROUTES = {
     ("POST", "/api/auth/login"),
     ("GET", "/login"),
     ("POST", "/login"),
+    # Screening's pages for citizens.
+    ("GET", "/screening"),
+    ("GET", "/screening/clinics/{clinic_id}"),
+    ("POST", "/screening/clinics/{clinic_id}/book"),
+    ("GET", "/screening/my-booking"),
+    ("POST", "/screening/my-booking"),
+    ("POST", "/screening/my-booking/cancel"),
+    ("POST", "/screening/my-booking/forget"),
+    ("GET", "/screening/my-booking/qr.svg"),
+    ("GET", "/screening/my-booking/qr.png"),
+    ("GET", "/screening/my-result"),
+    ("POST", "/screening/my-result"),
+    # Screening's API for citizens: clinics, the finder, slots, booking, one's own booking.
+    ("GET", "/api/screening/clinics"),
+    ("GET", "/api/screening/clinics/nearest"),
+    ("GET", "/api/screening/clinics/{clinic_id}"),
+    ("GET", "/api/screening/clinics/{clinic_id}/slots"),
+    ("POST", "/api/screening/bookings"),
+    ("POST", "/api/screening/my/booking"),
+    ("POST", "/api/screening/my/cancel"),
+    ("POST", "/api/screening/my/reschedule"),
+    # Disclosure's public list of places, its open-data feed and the map's outlines.
+    ("GET", "/places"),
+    ("GET", "/api/public/districts.geojson"),
+    *(
+        (method, f"/api/public/places.{fmt}")
+        for fmt in ("geojson", "csv", "json")
+        for method in ("GET", "HEAD", "OPTIONS")
+    ),
 }
 # Path parameters naming a record that lies in a district (filled in and out of the district).
-SCOPED_PARAMS = {"case_id", "visit_id", "contact_id"}
+SCOPED_PARAMS = {"case_id", "visit_id", "contact_id", "entry_id"}
 PARAM = re.compile(r"{(\w+)}")
 OK = {200, 201, 204, 404, 409, 422}
 # Pages of the workspace (everything outside /api/) answer a form with "see other" (303), and
@@ -186,6 +217,31 @@ def world(app: FastAPI, session: Session) -> World:
         ids["case_id"][where] = case.id
         ids["visit_id"][where] = visit.id
         ids["contact_id"][where] = contact.id
+        # A draft of the public place list, from the visit (disclosure officer's routes).
+        entry = DisclosureEntry(
+            public_id=f"walk{where}",
+            district_code=district,
+            place_kind="cafe",
+            exposure_start=start,
+            exposure_end=start + timedelta(minutes=60),
+            last_contact_at=start + timedelta(minutes=40),
+            expires_at=start + timedelta(days=14),
+            sources=[
+                DisclosureSource(
+                    case_id=case.id,
+                    visit_id=visit.id,
+                    started_at=start,
+                    finished_at=start + timedelta(minutes=40),
+                    latitude=37.5663,
+                    longitude=126.9779,
+                )
+            ],
+        )
+        session.add(entry)
+        session.flush()
+        ids.setdefault("entry_id", {})[where] = entry.id
+    # A clinic of the test clinic staff, with a booking, an arrival, a sample and its result.
+    ids.update(route_walk_records(session))
     target = make_user(session, Role.ANALYST, username="target")
     record, _ = accounts.create_token(session=session, actor="test", user_id=target.id, name="t")
     ids["user_id"] = {"in": target.id}

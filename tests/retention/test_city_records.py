@@ -25,9 +25,7 @@ def seoul_store() -> RecordStore:
 
 
 class TestCityRecords:
-    def test_a_day_goes_28_days_after_it_ended_not_a_second_before(
-        self, session: Session
-    ) -> None:
+    def test_a_day_goes_28_days_after_it_ended_not_a_second_before(self, session: Session) -> None:
         store = seoul_store()
         # 2020-03-01 in Seoul ends at 2020-03-01T15:00Z.
         first_due = datetime(2020, 3, 1, 15, tzinfo=UTC) + timedelta(days=28)

@@ -14,11 +14,11 @@ class TestRetentionCommands:
         assert "evidence_and_traces: due 0 cases, 0 evidence_files, 0 visits" in dry
         assert "(30 days after the case is closed)" in dry
         assert "check_ins: due 0 check_ins, 0 files (28 days after the check-in)" in dry
-        assert "published_places: no purger registered yet (14 days after" in dry
+        assert "published_places: due 0 places (14 days after" in dry
         result = json.loads(invoke(app, "purge", "--json").output)
         assert result["dry_run"] is False
         assert result["results"]["contacts"] == {"contacts": 0}
-        assert result["results"]["published_places"] is None
+        assert result["results"]["published_places"] == {"places": 0}
 
     def test_policies(self) -> None:
         shown = invoke(app, "policies").output

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError as DBAPIDataError
+from sqlalchemy.exc import OperationalError as DBAPIOperationalError
 
 from citytrace import __version__
 from citytrace.errors import CitytraceError, ConflictError, InputError, NotFoundError
@@ -51,8 +52,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     from citytrace.config import get_settings
     from citytrace.contacts.router import router as contacts_router
     from citytrace.db import get_engine
+    from citytrace.disclosure.public import OpenDataFastPath
     from citytrace.disclosure.public import router as disclosure_public_router
     from citytrace.disclosure.router import router as disclosure_router
+    from citytrace.disclosure.scheduler import install_disclosure
     from citytrace.investigation.router import router as visits_router
     from citytrace.retention.scheduler import install_retention
     from citytrace.screening.pages import router as screening_pages_router
@@ -86,6 +89,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         behind_proxy=settings.behind_proxy,
         docs_paths=frozenset({"/docs", "/docs/oauth2-redirect"}) if development else frozenset(),
     )
+    # The open-data feed from memory, outermost (it sets the same security headers itself).
+    app.add_middleware(OpenDataFastPath)
 
     @app.exception_handler(AuthenticationError)
     async def _unauthenticated(request: Request, exc: AuthenticationError) -> Response:
@@ -143,6 +148,18 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         )
         return _refusal(request, 422, "invalid value")
 
+    @app.exception_handler(DBAPIOperationalError)
+    async def _busy(request: Request, exc: DBAPIOperationalError) -> Response:
+        # The embedded SQLite database stayed locked by other writers for its whole busy
+        # timeout: the service is busy, not broken; the client may try again.
+        if "database is locked" not in str(exc.orig):
+            return await _unexpected(request, exc)
+        route = getattr(request.scope.get("route"), "path", "?")
+        log.warning("database busy on %s %s", request.method, route)
+        response = _refusal(request, 503, "the service is busy: try again in a moment")
+        response.headers["Retry-After"] = "2"
+        return response
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # The type and the stack only: an exception's message may quote personal data (a
@@ -172,4 +189,5 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR), name="leaflet")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_retention(app)
+    install_disclosure(app)
     return app

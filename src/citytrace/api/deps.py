@@ -15,6 +15,11 @@ from citytrace.db import session_factory
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back on error.
 
+    It ends before the response is sent (``scope="function"``): a commit that fails is the
+    client's error response, never a success already sent; and the transaction (on SQLite, the
+    database's write lock) is not held while the answer is serialised and written out, which
+    under load left every worker thread waiting for a lock held by a request waiting for one.
+
     Refusals are the exception: their audit records (and counts of failed logins) are committed
     before the refusal is sent.
     """
@@ -29,7 +34,7 @@ def get_session(request: Request) -> Iterator[Session]:
         raise denied
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_actor(request: Request, session: SessionDep) -> str:

@@ -26,6 +26,14 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Fill an empty database with the synthetic demo city.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Service processes (one per core suits a busy open-data feed; set "
+            "CITYTRACE_REDIS_URL so that they share rate limits).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the web service (API docs at /docs)."""
     import uvicorn
@@ -46,4 +54,15 @@ def serve(
     settings = get_settings()
     typer.echo(f"citytrace on http://{host}:{port}/docs (database {engine.url.render_as_string()})")
     typer.echo(f"data in {settings.home}")
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    else:
+        # Each worker process builds its own app (and engine) from the same settings.
+        uvicorn.run(
+            "citytrace.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )

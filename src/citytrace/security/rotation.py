@@ -43,7 +43,13 @@ class RotationResult:
 def status(*, session: Session, keyring: Keyring) -> list[KeyUse]:
     """How much data is under each key: the keyring's keys (current first), then any key that
     data names but the keyring does not hold (that data cannot be read)."""
-    identities = cases.identity_key_counts(session=session)
+    from collections import Counter
+
+    from citytrace.screening import booking as screening_bookings
+
+    # Sealed identities: of cases, and of people booked for screening.
+    identities = Counter(cases.identity_key_counts(session=session))
+    identities.update(screening_bookings.booking_key_counts(session=session))
     files = evidence.raw_key_counts(session=session)
     ids = list(keyring.ids) + sorted((set(identities) | set(files)) - set(keyring.ids))
     return [
@@ -107,6 +113,14 @@ def rotate(
 
     batches(
         lambda: cases.reseal_identities(session=session, keyring=keyring, limit=batch_size),
+        "identities",
+    )
+    from citytrace.screening import booking as screening_bookings
+
+    batches(
+        lambda: screening_bookings.reseal_bookings(
+            session=session, keyring=keyring, limit=batch_size
+        ),
         "identities",
     )
     batches(
