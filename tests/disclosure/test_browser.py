@@ -3,9 +3,6 @@ real uvicorn server, on a phone's screen and a desktop's, by keyboard, with an a
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,22 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from citytrace.config import get_settings
-from citytrace.db import make_engine, unit_of_work
+from citytrace.db import unit_of_work
 from citytrace.disclosure import feed
 from citytrace.disclosure.models import DisclosureEntry, EntryStatus
-from citytrace.migrations import upgrade
-from tests.conftest import _missing
-from tests.web.test_browser import (
+from tests.web.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     SCREENSHOTS,
-    _free_port,
-    _wait_until_up,
+    accessible,
+    fresh_database,
+    need_browser,
+    serving,
 )
 
-# axe-core impacts that would make the page unusable for someone.
-SERIOUS = {"serious", "critical"}
 START = datetime(2020, 3, 3, 1, 0, tzinfo=UTC)  # 10:00 in Seoul
 PLACES = (
     # district, kind, business, latitude, longitude
@@ -71,18 +65,9 @@ def _published(business: str, district: str, kind: str, lat: float, lon: float) 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     """A served app over a fresh SQLite database with three published places and a ride."""
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} is missing: the browser tests need Debian's chromium package")
-    pytest.importorskip("playwright", reason="the browser tests need the playwright package")
+    need_browser()
     pytest.importorskip("axe_playwright_python", reason="the axe check needs its package")
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("CITYTRACE_HOME", str(home))
-    monkeypatch.setenv("CITYTRACE_RETENTION_INTERVAL_MIN", "0")
-    monkeypatch.setenv("CITYTRACE_DISCLOSURE_INTERVAL_MIN", "0")
-    get_settings.cache_clear()
-    engine = make_engine(get_settings().resolved_database_url)
-    upgrade(engine)
+    engine = fresh_database(tmp_path, monkeypatch, CITYTRACE_DISCLOSURE_INTERVAL_MIN="0")
     ids = {}
     with unit_of_work(engine) as session:
         for district, kind, business, lat, lon in PLACES:
@@ -101,51 +86,9 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
         feed.rebuild(session, datetime.now(UTC))
     engine.dispose()
     assert feed.snapshot_path().exists()  # written at the commit
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
-    out = open(log, "wb")  # noqa: SIM115 (closed when the server has stopped)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "citytrace.api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "info",
-        ],
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # the log is read while it runs
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_until_up(url, process)
+    with serving(log=log) as url:
         yield Server(url=url, ids=ids, log=log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        out.close()
-
-
-def _accessible(page, name: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """Serious accessibility problems of the page (axe-core), as ``page: rule: target``."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{name}: {violation['id']}: {node['target']}"
-        for violation in results.response["violations"]
-        if violation.get("impact") in SERIOUS
-        for node in violation["nodes"]
-    ]
 
 
 def _watch(page, problems: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -200,7 +143,7 @@ def test_the_public_list_and_map(server: Server, tmp_path: Path) -> None:
             assert map_box and list_box and list_box["y"] >= map_box["y"] + map_box["height"]
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
             _shot(page, tmp_path, "places-phone")
-            inaccessible += _accessible(page, "phone /places")
+            inaccessible += accessible(page, "phone /places")
 
             # A desktop, by keyboard: a marker leads to its place in the list.
             desk = browser.new_context(locale="ko-KR", viewport={"width": 1440, "height": 1000})
@@ -221,7 +164,7 @@ def test_the_public_list_and_map(server: Server, tmp_path: Path) -> None:
             page.keyboard.press("Enter")
             expect(page.locator(f"#{target}")).to_have_class("place selected")
             expect(page.locator(f"#{target}")).to_be_focused()
-            inaccessible += _accessible(page, "desktop /places")
+            inaccessible += accessible(page, "desktop /places")
 
             # A district, chosen with the keyboard and the button.
             page.focus("#district")
@@ -234,14 +177,14 @@ def test_the_public_list_and_map(server: Server, tmp_path: Path) -> None:
             expect(page.locator("h1")).to_contain_text("종로구")
             expect(page.locator("#places-map[data-outlines-loaded=true]")).to_have_count(1)
             _shot(page, tmp_path, "places-district")
-            inaccessible += _accessible(page, "desktop /places?district=11110")
+            inaccessible += accessible(page, "desktop /places?district=11110")
 
             # English, and an empty district.
             page.goto(f"{server.url}/places?district=11680&lang=en")
             assert page.get_attribute("html", "lang") == "en"
             expect(page.locator("#no-places")).to_be_visible()
             expect(page.locator("h1")).to_contain_text("Gangnam-gu")
-            inaccessible += _accessible(page, "desktop /places?district=11680 (en)")
+            inaccessible += accessible(page, "desktop /places?district=11680 (en)")
 
             # The same list as open data, readable by another site (CORS).
             feed_resp = page.request.get(f"{server.url}/api/public/places.geojson")

@@ -5,9 +5,6 @@ positive result; the citizen sees the result with the booking's code."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,24 +15,23 @@ from sqlalchemy import select
 from citytrace.config import get_settings
 from citytrace.db import make_engine, unit_of_work
 from citytrace.demo import create_demo_users
-from citytrace.migrations import upgrade
 from citytrace.screening import clinics
 from citytrace.screening.models import ClinicKind, Outcome, Result
 from citytrace.screening.schemas import ClinicCreate
-from tests.conftest import _missing
-from tests.web.test_browser import (
+from tests.web.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     SCREENSHOTS,
-    _free_port,
-    _sign_in_by_keyboard,
-    _wait_until_up,
+    accessible,
+    cheap_hashing,
+    fresh_database,
+    need_browser,
+    serving,
+    sign_in_by_keyboard,
 )
 
 CLINIC_NAME = "Jung-gu Health Center Drive-through"
 ALWAYS = "00:00-24:00"
-# axe-core rules whose failures would make a page unusable for someone (serious or worse).
-SERIOUS = {"serious", "critical"}
 
 
 @dataclass
@@ -49,20 +45,10 @@ class Server:
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     """A served app over a fresh SQLite database: one round-the-clock drive-through clinic
     (the demo clinic staff's), the demo accounts."""
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} is missing: the browser tests need Debian's chromium package")
-    pytest.importorskip("playwright", reason="the browser tests need the playwright package")
-    home = tmp_path / "home"
-    monkeypatch.setenv("CITYTRACE_HOME", str(home))
-    monkeypatch.setenv("CITYTRACE_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("CITYTRACE_ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("CITYTRACE_ARGON2_PARALLELISM", "1")
-    monkeypatch.setenv("CITYTRACE_RETENTION_INTERVAL_MIN", "0")
-    get_settings.cache_clear()
+    need_browser()
+    cheap_hashing(monkeypatch)
+    engine = fresh_database(tmp_path, monkeypatch)
     database_url = get_settings().resolved_database_url
-    home.mkdir(parents=True)
-    engine = make_engine(database_url)
-    upgrade(engine)
     with unit_of_work(engine) as session:
         clinics.create(
             session=session,
@@ -84,46 +70,8 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
         )
     made = {username: password for username, _, password in create_demo_users(engine)}
     engine.dispose()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "citytrace.api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=dict(os.environ),
-    )
-    try:
-        _wait_until_up(url, process)
+    with serving() as url:
         yield Server(url=url, database_url=database_url, staff_password=made["demo-clinic"])
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _accessible(page, name: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """Serious accessibility problems of the page (axe-core), as ``rule: target`` lines."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    problems = []
-    for violation in results.response["violations"]:
-        if violation.get("impact") in SERIOUS:
-            for node in violation["nodes"]:
-                problems.append(f"{name}: {violation['id']}: {node['target']}")
-    return problems
 
 
 def _shot(page, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -154,7 +102,7 @@ def test_book_check_in_sample_result(server: Server, tmp_path: Path) -> None:
             expect(result).to_contain_text("드라이브 스루")
             expect(result).to_contain_text("운영 중")
             expect(result).to_contain_text("대기 없음")
-            inaccessible += _accessible(page, "find")
+            inaccessible += accessible(page, "find")
             _shot(page, tmp_path, "find")
 
             # Book the first free slot, filling the form by keyboard.
@@ -166,7 +114,7 @@ def test_book_check_in_sample_result(server: Server, tmp_path: Path) -> None:
             page.keyboard.press("Tab")
             assert page.evaluate("document.activeElement.id") == "phone"
             page.keyboard.type("010-1234-5678")
-            inaccessible += _accessible(page, "book")
+            inaccessible += accessible(page, "book")
             with page.expect_navigation():
                 page.keyboard.press("Enter")
             reference = page.locator("#booking-reference").inner_text().strip()
@@ -178,7 +126,7 @@ def test_book_check_in_sample_result(server: Server, tmp_path: Path) -> None:
                 "() => { const i = document.getElementById('booking-qr');"
                 " return i.complete && i.naturalWidth > 100; }"
             )
-            inaccessible += _accessible(page, "booked")
+            inaccessible += accessible(page, "booked")
             _shot(page, tmp_path, "booked")
 
             # My booking: its status and QR code, in English too.
@@ -199,7 +147,7 @@ def test_book_check_in_sample_result(server: Server, tmp_path: Path) -> None:
             staff.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             staff.on("pageerror", lambda e: problems.append(str(e)))
             staff.goto(f"{server.url}/login")
-            _sign_in_by_keyboard(staff, "demo-clinic", server.staff_password)
+            sign_in_by_keyboard(staff, "demo-clinic", server.staff_password)
             with staff.expect_navigation():
                 staff.get_by_role("link", name="선별진료소").click()
             expect(staff.locator("h1")).to_contain_text(CLINIC_NAME)
@@ -210,7 +158,7 @@ def test_book_check_in_sample_result(server: Server, tmp_path: Path) -> None:
                 staff.keyboard.press("Enter")
             expect(staff.locator("#page-notice")).to_contain_text("대기번호 1")
             expect(staff.locator("#waiting-count")).to_have_text("1")
-            inaccessible += _accessible(staff, "staff-queue")
+            inaccessible += accessible(staff, "staff-queue")
             _shot(staff, tmp_path, "staff-queue")
             unit = staff.locator("article.unit", has=staff.locator(f"text={reference}"))
             with staff.expect_navigation():
@@ -229,7 +177,7 @@ def test_book_check_in_sample_result(server: Server, tmp_path: Path) -> None:
             # A positive result, entered by hand.
             staff.get_by_label("검체번호").fill(label)
             staff.get_by_label("양성").check()
-            inaccessible += _accessible(staff, "staff-samples")
+            inaccessible += accessible(staff, "staff-samples")
             with staff.expect_navigation():
                 staff.get_by_role("button", name="결과 저장").click()
             expect(staff.locator("#page-notice")).to_contain_text(label)
@@ -248,7 +196,7 @@ def test_book_check_in_sample_result(server: Server, tmp_path: Path) -> None:
                 page.get_by_role("button", name="결과 보기").click()
             expect(page.locator("#result-outcome")).to_contain_text("양성")
             expect(page.locator("#result-card")).to_contain_text("보건소에서 곧 연락드립니다")
-            inaccessible += _accessible(page, "my-result")
+            inaccessible += accessible(page, "my-result")
             _shot(page, tmp_path, "my-result")
             fresh.close()
             citizen.close()

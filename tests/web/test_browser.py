@@ -3,12 +3,6 @@ uvicorn server on a free localhost port, with its own SQLite database and the de
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -27,29 +21,21 @@ from citytrace.cases.schemas import CaseCreate
 from citytrace.config import get_settings
 from citytrace.db import make_engine, unit_of_work
 from citytrace.demo import create_demo_users
-from citytrace.migrations import upgrade
-from tests.conftest import _missing
+from tests.web.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    cheap_hashing,
+    fresh_database,
+    need_browser,
+    serving,
+    sign_in_by_keyboard,
+)
 from tests.web.conftest import BAD_CSV, CHECKIN_CSV
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 DISTRICT = "11140"  # Jung-gu: the demo investigator's district (the first case's)
 OTHER_DISTRICT = "11110"
 OUTSIDER_PASSWORD = "kimchi stew on a cold day"
-SCREENSHOTS = (
-    Path(os.environ.get("CITYTRACE_SCREENSHOT_DIR", ""))
-    if os.environ.get("CITYTRACE_SCREENSHOT_DIR")
-    else None
-)
 
 
 @dataclass
@@ -61,44 +47,13 @@ class Server:
     password: str
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server stopped with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail("the server did not answer within 60 s")
-
-
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     """A served app over a fresh SQLite database: one case, the demo accounts, an outsider."""
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} is missing: the browser tests need Debian's chromium package")
-    pytest.importorskip("playwright", reason="the browser tests need the playwright package")
-    home = tmp_path / "home"
-    monkeypatch.setenv("CITYTRACE_HOME", str(home))
-    monkeypatch.setenv("CITYTRACE_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("CITYTRACE_ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("CITYTRACE_ARGON2_PARALLELISM", "1")
-    monkeypatch.setenv("CITYTRACE_RETENTION_INTERVAL_MIN", "0")
-    monkeypatch.setenv("CITYTRACE_LOGIN_RATE_PER_USERNAME_PER_MIN", "100")
-    get_settings.cache_clear()
+    need_browser()
+    cheap_hashing(monkeypatch)
+    engine = fresh_database(tmp_path, monkeypatch, CITYTRACE_LOGIN_RATE_PER_USERNAME_PER_MIN="100")
     database_url = get_settings().resolved_database_url
-    home.mkdir(parents=True)
-    engine = make_engine(database_url)
-    upgrade(engine)
     with unit_of_work(engine) as session:
         case = cases.create(
             session=session,
@@ -125,26 +80,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
             ),
         )
     engine.dispose()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "citytrace.api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=dict(os.environ),
-    )
-    try:
-        _wait_until_up(url, process)
+    with serving() as url:
         yield Server(
             url=url,
             database_url=database_url,
@@ -152,28 +88,6 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
             reference="WEB-001",
             password=made["demo-investigator"],
         )
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _sign_in_by_keyboard(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    """Tab to the username field, type, Tab to the password, type, Enter."""
-    for _ in range(20):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.id") == "username":
-            break
-    else:
-        pytest.fail("Tab never reached the username field")
-    page.keyboard.type(username)
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "password"
-    page.keyboard.type(password)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
 
 
 def test_the_investigators_workspace(server: Server, tmp_path: Path) -> None:
@@ -195,7 +109,7 @@ def test_the_investigators_workspace(server: Server, tmp_path: Path) -> None:
             page.goto(f"{server.url}/cases")
             assert "/login" in page.url
             assert page.get_attribute("html", "lang") == "ko"
-            _sign_in_by_keyboard(page, "demo-investigator", server.password)
+            sign_in_by_keyboard(page, "demo-investigator", server.password)
             assert page.url.endswith("/cases")
 
             # My district's cases; open the case.
@@ -276,7 +190,7 @@ def test_the_investigators_workspace(server: Server, tmp_path: Path) -> None:
             other = browser.new_context(locale="ko-KR")
             page = other.new_page()
             page.goto(f"{server.url}/login")
-            _sign_in_by_keyboard(page, "outsider", OUTSIDER_PASSWORD)
+            sign_in_by_keyboard(page, "outsider", OUTSIDER_PASSWORD)
             response = page.goto(f"{server.url}/cases/{server.case_id}")
             assert response is not None and response.status == 403
             expect(page.locator("[role=alert]")).to_be_visible()

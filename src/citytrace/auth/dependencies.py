@@ -295,7 +295,7 @@ def case_for(permission: Permission) -> Callable[..., Case]:
         case = cases.get_or_raise(session=session, case_id=case_id)
         return check_case(session=session, principal=principal, permission=permission, case=case)
 
-    return _cached("case", permission, load_case)
+    return shared_loader("case", permission, load_case)
 
 
 def visit_for(permission: Permission) -> Callable[..., Visit]:
@@ -311,7 +311,7 @@ def visit_for(permission: Permission) -> Callable[..., Visit]:
         check_case(session=session, principal=principal, permission=permission, case=case)
         return visit
 
-    return _cached("visit", permission, load_visit)
+    return shared_loader("visit", permission, load_visit)
 
 
 def contact_for(permission: Permission) -> Callable[..., Contact]:
@@ -327,13 +327,15 @@ def contact_for(permission: Permission) -> Callable[..., Contact]:
         check_case(session=session, principal=principal, permission=permission, case=case)
         return contact
 
-    return _cached("contact", permission, load_contact)
+    return shared_loader("contact", permission, load_contact)
 
 
 T = TypeVar("T")
 _LOADERS: dict[tuple[str, Permission], Callable[..., object]] = {}
 
 
-def _cached(kind: str, permission: Permission, loader: Callable[..., T]) -> Callable[..., T]:
-    # One loader per (kind, permission), so that FastAPI's per-request cache recognises it.
+def shared_loader(kind: str, permission: Permission, loader: Callable[..., T]) -> Callable[..., T]:
+    """One loader per (``kind``, ``permission``), the first one made, so that FastAPI's
+    per-request cache recognises it however many routes ask for it. ``kind`` must be unique
+    across the app (e.g. ``"case"``, ``"clinic"``)."""
     return _LOADERS.setdefault((kind, permission), loader)  # type: ignore[return-value]

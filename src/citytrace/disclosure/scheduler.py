@@ -15,13 +15,10 @@ retention purge`` expires places when the service is not running.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
@@ -29,6 +26,7 @@ from sqlalchemy import Engine, func, select
 from citytrace.config import get_settings
 from citytrace.db import session_factory, utcnow
 from citytrace.retention.policies import Counts, PurgeContext
+from citytrace.schedule import install_periodic
 
 log = logging.getLogger(__name__)
 
@@ -92,27 +90,12 @@ async def run_periodically(
 def install_disclosure(app: FastAPI) -> None:
     """Run expiry and suppression in the background of ``app`` while it is up, on
     ``app.state.engine``, unless ``disclosure_interval_min`` is 0."""
-    previous = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_: Any) -> AsyncIterator[Any]:
-        async with previous(app_) as state:
-            interval_min = get_settings().disclosure_interval_min
-            task = None
-            if interval_min > 0:
-                task = asyncio.create_task(
-                    run_periodically(app_.state.engine, interval_min * 60),
-                    name="citytrace-disclosure",
-                )
-            try:
-                yield state
-            finally:
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-
-    app.router.lifespan_context = lifespan
+    install_periodic(
+        app,
+        name="citytrace-disclosure",
+        interval_min=lambda: get_settings().disclosure_interval_min,
+        loop=run_periodically,
+    )
 
 
 def purge_published_places(ctx: PurgeContext) -> Counts:

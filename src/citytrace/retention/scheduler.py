@@ -9,17 +9,15 @@ loop keeps serving requests. A failed run is logged and the next one tried at th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from citytrace.config import get_settings
 from citytrace.db import session_factory, utcnow
+from citytrace.schedule import install_periodic
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +52,9 @@ async def run_periodically(
 def install_retention(app: FastAPI) -> None:
     """Run the purge in the background of ``app`` while it is up (from its lifespan), on
     ``app.state.engine``, unless ``retention_interval_min`` is 0."""
-    previous = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_: Any) -> AsyncIterator[Any]:
-        async with previous(app_) as state:
-            interval_min = get_settings().retention_interval_min
-            task = None
-            if interval_min > 0:
-                task = asyncio.create_task(
-                    run_periodically(app_.state.engine, interval_min * 60),
-                    name="citytrace-retention",
-                )
-            try:
-                yield state
-            finally:
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-
-    app.router.lifespan_context = lifespan
+    install_periodic(
+        app,
+        name="citytrace-retention",
+        interval_min=lambda: get_settings().retention_interval_min,
+        loop=run_periodically,
+    )

@@ -5,13 +5,13 @@ absent), the permission, and the clinic's scope (403, audited)."""
 # No ``from __future__ import annotations``: FastAPI reads the loaders' annotations, which name
 # the permission of their enclosing factory and must be evaluated in place.
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy.orm import Session
 
 from citytrace.api.deps import RecordId, SessionDep
-from citytrace.auth.dependencies import deny, require
+from citytrace.auth.dependencies import deny, require, shared_loader
 from citytrace.auth.models import Role
 from citytrace.auth.permissions import Permission, Principal
 from citytrace.screening import booking as bookings
@@ -70,7 +70,7 @@ def clinic_for(permission: Permission) -> Callable[..., Clinic]:
             session=session, principal=principal, permission=permission, clinic=clinic
         )
 
-    return _cached("clinic", permission, load_clinic)
+    return shared_loader("clinic", permission, load_clinic)
 
 
 def booking_for(permission: Permission) -> Callable[..., Booking]:
@@ -82,18 +82,10 @@ def booking_for(permission: Permission) -> Callable[..., Booking]:
         principal: Annotated[Principal, Depends(require(permission))],
     ) -> Booking:
         booking = bookings.get_or_raise(session=session, booking_id=booking_id)
-        clinic = clinics.get_or_raise(session=session, clinic_id=booking.clinic_id)
-        check_clinic(
-            session=session,
-            principal=principal,
-            permission=permission,
-            clinic=clinic,
-            entity="booking",
-            entity_id=booking.id,
-        )
+        _check_owner(session, principal, permission, booking.clinic_id, "booking", booking.id)
         return booking
 
-    return _cached("booking", permission, load_booking)
+    return shared_loader("booking", permission, load_booking)
 
 
 def sample_for(permission: Permission) -> Callable[..., Sample]:
@@ -105,18 +97,10 @@ def sample_for(permission: Permission) -> Callable[..., Sample]:
         principal: Annotated[Principal, Depends(require(permission))],
     ) -> Sample:
         sample = samples.get_or_raise(session=session, sample_id=sample_id)
-        clinic = clinics.get_or_raise(session=session, clinic_id=sample.clinic_id)
-        check_clinic(
-            session=session,
-            principal=principal,
-            permission=permission,
-            clinic=clinic,
-            entity="sample",
-            entity_id=sample.id,
-        )
+        _check_owner(session, principal, permission, sample.clinic_id, "sample", sample.id)
         return sample
 
-    return _cached("sample", permission, load_sample)
+    return shared_loader("sample", permission, load_sample)
 
 
 def entry_for(permission: Permission) -> Callable[..., QueueEntry]:
@@ -128,24 +112,28 @@ def entry_for(permission: Permission) -> Callable[..., QueueEntry]:
         principal: Annotated[Principal, Depends(require(permission))],
     ) -> QueueEntry:
         entry = queue.get_entry_or_raise(session=session, entry_id=queue_entry_id)
-        clinic = clinics.get_or_raise(session=session, clinic_id=entry.clinic_id)
-        check_clinic(
-            session=session,
-            principal=principal,
-            permission=permission,
-            clinic=clinic,
-            entity="queue_entry",
-            entity_id=entry.id,
-        )
+        _check_owner(session, principal, permission, entry.clinic_id, "queue_entry", entry.id)
         return entry
 
-    return _cached("entry", permission, load_entry)
+    return shared_loader("entry", permission, load_entry)
 
 
-T = TypeVar("T")
-_LOADERS: dict[tuple[str, Permission], Callable[..., object]] = {}
-
-
-def _cached(kind: str, permission: Permission, loader: Callable[..., T]) -> Callable[..., T]:
-    # One loader per (kind, permission), so that FastAPI's per-request cache recognises it.
-    return _LOADERS.setdefault((kind, permission), loader)  # type: ignore[return-value]
+def _check_owner(
+    session: Session,
+    principal: Principal,
+    permission: Permission,
+    clinic_id: int,
+    entity: str,
+    entity_id: int,
+) -> None:
+    # A record of a clinic (booking, sample, queue entry): 403 (audited) unless its clinic is
+    # within the principal's scope; the denial names the record, not the clinic.
+    clinic = clinics.get_or_raise(session=session, clinic_id=clinic_id)
+    check_clinic(
+        session=session,
+        principal=principal,
+        permission=permission,
+        clinic=clinic,
+        entity=entity,
+        entity_id=entity_id,
+    )

@@ -824,6 +824,14 @@ def _staff_action(
     return found
 
 
+def _queue_refused(
+    request: Request, session: SessionDep, me: Principal, clinic: Clinic, exc: Exception
+) -> Response:
+    """The queue page again with the form's error; a refusal (403) goes on to the app."""
+    _pass_refusals(exc)
+    return _queue_page(request, session, me, clinic, error=_reason(exc), status=_status_of(exc))
+
+
 @router.post("/screening/staff/check-in")
 def staff_check_in(
     request: Request,
@@ -839,8 +847,7 @@ def staff_check_in(
     try:
         entry = queue.check_in(session=session, actor=me.username, clinic=found, code=code)
     except CitytraceError as exc:
-        _pass_refusals(exc)
-        return _queue_page(request, session, me, found, error=_reason(exc), status=_status_of(exc))
+        return _queue_refused(request, session, me, found, exc)
     return _back(me, found, "/screening/staff", done="checked_in", value=entry.ticket)
 
 
@@ -871,8 +878,7 @@ def staff_walk_in(
             session=session, actor=me.username, clinic_id=found.id, person=person
         )
     except (CitytraceError, ValidationError) as exc:
-        _pass_refusals(exc)
-        return _queue_page(request, session, me, found, error=_reason(exc), status=_status_of(exc))
+        return _queue_refused(request, session, me, found, exc)
     entry = session.scalar(select(QueueEntry).where(QueueEntry.booking_id == result.booking.id))
     return _queue_page(
         request,
@@ -889,11 +895,13 @@ def staff_walk_in(
 
 def _entry_in_clinic(
     session: SessionDep, me: Principal, clinic: Clinic, entry_id: str
-) -> QueueEntry | None:
+) -> QueueEntry:
+    """The queue entry of the form (404 if absent; 403, audited, if of another clinic)."""
     number = _positive_id(entry_id)
     entry = queue.get_entry(session=session, entry_id=number) if number else None
-    if entry is not None:
-        _check_scope(session, me, Permission.CLINIC_OPERATE, clinic, entry.clinic_id)
+    if entry is None:
+        raise NotFoundError("no such ticket in today's queue")
+    _check_scope(session, me, Permission.CLINIC_OPERATE, clinic, entry.clinic_id)
     return entry
 
 
@@ -913,8 +921,6 @@ def staff_call(
     try:
         if entry_id:
             entry = _entry_in_clinic(session, me, found, entry_id)
-            if entry is None:
-                raise NotFoundError("no such ticket in today's queue")
             called: QueueEntry | None = queue.call(
                 session=session, actor=me.username, entry_id=entry.id
             )
@@ -924,8 +930,7 @@ def staff_call(
                 raise InputError("choose a lane or booth", location="unit_id")
             called = queue.call_next(session=session, actor=me.username, clinic=found, unit_id=unit)
     except CitytraceError as exc:
-        _pass_refusals(exc)
-        return _queue_page(request, session, me, found, error=_reason(exc), status=_status_of(exc))
+        return _queue_refused(request, session, me, found, exc)
     if called is None:
         return _back(me, found, "/screening/staff", done="nobody")
     return _back(me, found, "/screening/staff", done="called", value=called.ticket)
@@ -945,12 +950,9 @@ def staff_leave(
         return found
     try:
         entry = _entry_in_clinic(session, me, found, entry_id)
-        if entry is None:
-            raise NotFoundError("no such ticket in today's queue")
         queue.leave(session=session, actor=me.username, entry_id=entry.id)
     except CitytraceError as exc:
-        _pass_refusals(exc)
-        return _queue_page(request, session, me, found, error=_reason(exc), status=_status_of(exc))
+        return _queue_refused(request, session, me, found, exc)
     return _back(me, found, "/screening/staff", done="left", value=entry.ticket)
 
 
@@ -968,12 +970,9 @@ def staff_collect(
         return found
     try:
         entry = _entry_in_clinic(session, me, found, entry_id)
-        if entry is None:
-            raise NotFoundError("no such ticket in today's queue")
         sample = samples.collect(session=session, actor=me.username, entry_id=entry.id)
     except CitytraceError as exc:
-        _pass_refusals(exc)
-        return _queue_page(request, session, me, found, error=_reason(exc), status=_status_of(exc))
+        return _queue_refused(request, session, me, found, exc)
     return _back(me, found, "/screening/staff/samples", done="collected", value=sample.label)
 
 

@@ -104,6 +104,11 @@ def booking_out(booking: Booking) -> BookingOut:
     return BookingOut.model_validate(booking)
 
 
+def _booking_changed(session: Session, booking: Booking) -> BookingOut:
+    """The booking as a change left it, committed (see :func:`_commit`)."""
+    return _commit(session, booking_out(booking))
+
+
 def _created(result: bookings.BookingResult) -> BookingCreated:
     return BookingCreated(
         **booking_out(result.booking).model_dump(),
@@ -382,11 +387,9 @@ def my_booking(data: AccessIn, session: SessionDep) -> MyBookingOut:
 def my_cancel(data: AccessIn, session: SessionDep) -> BookingOut:
     """Cancel one's own booking (reference and access code)."""
     booking = bookings.verify_access(session=session, reference=data.reference, code=data.code)
-    return _commit(
+    return _booking_changed(
         session,
-        booking_out(
-            bookings.cancel(session=session, actor=bookings.CITIZEN, booking_id=booking.id)
-        ),
+        bookings.cancel(session=session, actor=bookings.CITIZEN, booking_id=booking.id),
     )
 
 
@@ -394,15 +397,13 @@ def my_cancel(data: AccessIn, session: SessionDep) -> BookingOut:
 def my_reschedule(data: RescheduleIn, session: SessionDep) -> BookingOut:
     """Move one's own booking to another slot of the same clinic."""
     booking = bookings.verify_access(session=session, reference=data.reference, code=data.code)
-    return _commit(
+    return _booking_changed(
         session,
-        booking_out(
-            bookings.reschedule(
-                session=session,
-                actor=bookings.CITIZEN,
-                booking_id=booking.id,
-                starts_at=data.starts_at,
-            )
+        bookings.reschedule(
+            session=session,
+            actor=bookings.CITIZEN,
+            booking_id=booking.id,
+            starts_at=data.starts_at,
         ),
     )
 
@@ -473,11 +474,9 @@ def booking_qr(booking: BookingOperator) -> Response:
 def cancel_booking(
     booking: BookingOperator, session: SessionDep, principal: OperatorPrincipal
 ) -> BookingOut:
-    return _commit(
+    return _booking_changed(
         session,
-        booking_out(
-            bookings.cancel(session=session, actor=principal.username, booking_id=booking.id)
-        ),
+        bookings.cancel(session=session, actor=principal.username, booking_id=booking.id),
     )
 
 
@@ -488,15 +487,13 @@ def reschedule_booking(
     session: SessionDep,
     principal: OperatorPrincipal,
 ) -> BookingOut:
-    return _commit(
+    return _booking_changed(
         session,
-        booking_out(
-            bookings.reschedule(
-                session=session,
-                actor=principal.username,
-                booking_id=booking.id,
-                starts_at=data.starts_at,
-            )
+        bookings.reschedule(
+            session=session,
+            actor=principal.username,
+            booking_id=booking.id,
+            starts_at=data.starts_at,
         ),
     )
 
@@ -505,11 +502,9 @@ def reschedule_booking(
 def no_show(
     booking: BookingOperator, session: SessionDep, principal: OperatorPrincipal
 ) -> BookingOut:
-    return _commit(
+    return _booking_changed(
         session,
-        booking_out(
-            bookings.mark_no_show(session=session, actor=principal.username, booking_id=booking.id)
-        ),
+        bookings.mark_no_show(session=session, actor=principal.username, booking_id=booking.id),
     )
 
 
