@@ -8,6 +8,7 @@ the same cells and (up to the last bits of ``sin``/``cos``) the same distances.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -229,6 +230,98 @@ def _grow(values: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _gallop_upper(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
+    """:func:`_upper` by exponential search from ``lo``: cheap when the answer is near."""
+    step = 1
+    while lo + step < hi and values[lo + step - 1] <= x:
+        step *= 2
+    return _upper(values, lo + step // 2, min(lo + step, hi), x)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gallop_back(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
+    """:func:`_lower` in ``values[lo:hi]``, given ``values[hi] >= x``, by exponential search
+    backwards from ``hi``."""
+    step = 1
+    while hi - step >= lo and values[hi - step] >= x:
+        step *= 2
+    return _lower(values, max(lo, hi - step + 1), hi - step // 2, x)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _start_window(
+    r_start: np.ndarray, p0: int, p1: int, first: int, last: int, lo_t: int, hi_t: int
+) -> tuple[int, int]:
+    """The records of ``p0:p1`` (sorted by start, from ``first`` to ``last``) that start within
+    ``lo_t..hi_t``: the first one is guessed by interpolation (starts spread over the days about
+    evenly) and found by galloping from the guess, the last by galloping onwards."""
+    if lo_t > first:
+        guess = p0 + int((lo_t - first) / (last - first) * (p1 - 1 - p0))
+        guess = min(max(guess, p0), p1 - 1)
+        if r_start[guess] < lo_t:
+            p0 = _gallop(r_start, guess + 1, p1, lo_t)
+        else:
+            p0 = _gallop_back(r_start, p0, guess, lo_t)
+    return p0, _gallop_upper(r_start, p0, p1, hi_t)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lower_branchless(values: np.ndarray, lo: int, hi: int, x: np.uint64) -> int:
+    """:func:`_lower` for values (and ``x``) below 2**63 seen as uint64: a step's comparison is
+    the sign bit of a difference, so no branch depends on the values and none is mispredicted
+    (a branch-free search; :func:`_lower`'s branches, taken at random, cost more than its
+    loads when the values are in the cache)."""
+    n = hi - lo
+    if n <= 0:
+        return lo
+    while n > 1:
+        half = n >> 1
+        below = int((values[lo + half - 1] - x) >> np.uint64(63))  # values[...] < x
+        lo += half & -below
+        n -= half
+    return lo + int((values[lo] - x) >> np.uint64(63))
+
+
+# Keys with at most this many records are read from their first record rather than searched: a
+# short sequential read beats a few unpredictable branches.
+_SCAN_AT_MOST = 16
+
+
+class Scratch(NamedTuple):
+    """Working arrays of one thread's searches, reused from search to search.
+
+    ``slot[person]`` is the person's group of the current case or -1 (all -1 between cases);
+    the ``g_*`` arrays hold a case's groups, at most one a person.
+    """
+
+    slot: np.ndarray
+    g_person: np.ndarray
+    g_first: np.ndarray
+    g_last: np.ndarray
+    g_overlap: np.ndarray
+    g_dist: np.ndarray
+    g_kinds: np.ndarray
+    g_count: np.ndarray
+    g_close: np.ndarray
+
+
+def new_scratch(n_persons: int) -> Scratch:
+    """Scratch arrays for an index of ``n_persons`` persons (pages are touched as used)."""
+    n = max(n_persons, 1)
+    return Scratch(
+        np.full(n, -1, np.int32),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+        np.empty(n, np.float64),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+        np.empty(n, np.bool_),
+    )
+
+
 @njit(cache=True, nogil=True)
 def search_cases(
     case_lo: int,
@@ -253,6 +346,11 @@ def search_cases(
     offsets: np.ndarray,
     key_first_start: np.ndarray,
     key_last_start: np.ndarray,
+    keys_u: np.ndarray,
+    row_first_key: np.ndarray,
+    class_row0: np.ndarray,
+    class_row_at: np.ndarray,
+    class_n_rows: np.ndarray,
     r_lat: np.ndarray,
     r_lon: np.ndarray,
     r_radius: np.ndarray,
@@ -260,7 +358,15 @@ def search_cases(
     r_end: np.ndarray,
     r_person: np.ndarray,
     r_kind: np.ndarray,
-    n_persons: int,
+    slot: np.ndarray,
+    g_person: np.ndarray,
+    g_first: np.ndarray,
+    g_last: np.ndarray,
+    g_overlap: np.ndarray,
+    g_dist: np.ndarray,
+    g_kinds: np.ndarray,
+    g_count: np.ndarray,
+    g_close: np.ndarray,
     limit_m: float,
     overlap_us: int,
     close_limit_m: float,
@@ -282,13 +388,16 @@ def search_cases(
     Visits are sorted by case (``visit_offsets[c]:visit_offsets[c+1]`` are case c's), with their
     own person's code or -1 in ``v_own``. Records are sorted by (key, start): ``keys`` are the
     distinct ``(radius class << 43) | (cell << 3) | duration class`` values and ``offsets`` where
-    each key's records begin (plus the end), and the first and last start under each key.
+    each key's records begin (plus the end), and the first and last start under each key;
+    ``keys_u`` are the keys seen as uint64. A row directory finds a grid row's keys: for radius
+    class ``c``, the rows ``class_row0[c] .. + class_n_rows[c] - 1`` have their first key at
+    ``row_first_key[class_row_at[c] + row - class_row0[c]]`` (and their end at the next).
     ``classes`` are the radius classes present, with the longest record of each in
     ``class_duration_us``; ``level_duration_us`` is the longest record of each level
-    (``class * n_durations + duration class``). ``r_person`` are dense person codes
-    below ``n_persons``, ordered as the ids; ``r_kind`` kind codes below 64. A visit's box is
-    computed once per radius class, and each row of it is one range of keys, across all duration
-    classes.
+    (``class * n_durations + duration class``). ``r_person`` are dense person codes below the
+    size of the scratch arrays (:class:`Scratch`: ``slot`` all -1, left so); ``r_kind`` kind codes
+    below 64. A visit's box is computed once per radius class, and each row of it is one range of
+    keys, across all duration classes.
 
     For each case, the contact pairs are folded per person as they are found (a slot per person,
     reset after the case), then emitted in person order: no sort of all the pairs. Returns, per
@@ -296,17 +405,7 @@ def search_cases(
     (us), smallest gap (m, at least 0), kinds as a bit mask, pairs, and whether a pair met the
     close-contact rule.
     """
-    slot = np.full(n_persons, -1, np.int32)  # int32: half the cache lines of int64
-    gcap = 256
-    g_person = np.empty(gcap, np.int64)
-    g_first = np.empty(gcap, np.int64)
-    g_last = np.empty(gcap, np.int64)
-    g_overlap = np.empty(gcap, np.int64)
-    g_dist = np.empty(gcap, np.float64)
-    g_kinds = np.empty(gcap, np.int64)
-    g_count = np.empty(gcap, np.int64)
-    g_close = np.empty(gcap, np.bool_)
-    ocap = 1024
+    ocap = 256
     o_case = np.empty(ocap, np.int64)
     o_person = np.empty(ocap, np.int64)
     o_first = np.empty(ocap, np.int64)
@@ -317,7 +416,6 @@ def search_cases(
     o_count = np.empty(ocap, np.int64)
     o_close = np.empty(ocap, np.bool_)
     n_out = 0
-    n_keys = keys.size
     # Below this, R * |dlat| (a lower bound of the distance) proves a candidate too far.
     lat_slack = 1.0 - 1e-9
     m_per_deg = EARTH_RADIUS_M * _DEG2RAD
@@ -350,8 +448,16 @@ def search_cases(
                 ncol = np.int64(n_cols[c])
                 base = np.int64(c) << _CLASS_SHIFT
                 level0 = c * n_durations
-                at = 0  # keys only grow from row to row: search onwards from here
-                for row in range(row0, row1 + 1):
+                # The rows of the box that have keys, each a range of keys.
+                first_row = class_row0[c]
+                at = class_row_at[c] - first_row
+                for row in range(
+                    max(row0, first_row), min(row1, first_row + class_n_rows[c] - 1) + 1
+                ):
+                    row_lo = row_first_key[at + row]
+                    row_hi = row_first_key[at + row + 1]
+                    if row_lo == row_hi:
+                        continue
                     for part in range(2):
                         c0 = a0 if part == 0 else b0
                         c1 = a1 if part == 0 else b1
@@ -359,13 +465,8 @@ def search_cases(
                             continue
                         lo_key = base | ((row * ncol + c0) << _CELL_SHIFT)
                         hi_key = base | ((row * ncol + c1) << _CELL_SHIFT) | _DURATION_MASK
-                        if part == 0:
-                            k0 = _gallop(keys, at, n_keys, lo_key)
-                        else:  # the wrapped part lies at the row's start: search it all
-                            k0 = _lower(keys, 0, n_keys, lo_key)
-                        k1 = _gallop(keys, k0, n_keys, hi_key + 1)
-                        if part == 0:
-                            at = k1
+                        k0 = _lower_branchless(keys_u, row_lo, row_hi, np.uint64(lo_key))
+                        k1 = _gallop(keys, k0, row_hi, hi_key + 1)
                         for k in range(k0, k1):
                             level = level0 + (keys[k] & _DURATION_MASK)
                             lo_t = vs + overlap_us - level_duration_us[level]
@@ -373,10 +474,24 @@ def search_cases(
                                 continue  # too short a visit for records this long
                             if key_last_start[k] < lo_t or key_first_start[k] > hi_t:
                                 continue  # no start of this key's records in the window
-                            p0 = _lower(r_start, offsets[k], offsets[k + 1], lo_t)
-                            p1 = _upper(r_start, p0, offsets[k + 1], hi_t)
+                            p0 = offsets[k]
+                            p1 = offsets[k + 1]
+                            if p1 - p0 > _SCAN_AT_MOST:
+                                p0, p1 = _start_window(
+                                    r_start,
+                                    p0,
+                                    p1,
+                                    key_first_start[k],
+                                    key_last_start[k],
+                                    lo_t,
+                                    hi_t,
+                                )
                             for p in range(p0, p1):
                                 rs = r_start[p]
+                                if rs < lo_t:
+                                    continue  # (a short key is scanned from its start)
+                                if rs > hi_t:
+                                    break
                                 re = r_end[p]
                                 overlap = min(ve, re) - max(vs, rs)
                                 if overlap < overlap_us:
@@ -408,16 +523,6 @@ def search_cases(
                                 bit = np.int64(1) << np.int64(r_kind[p])
                                 g = slot[person]
                                 if g < 0:
-                                    if ng == gcap:
-                                        gcap *= 2
-                                        g_person = _grow(g_person, gcap)
-                                        g_first = _grow(g_first, gcap)
-                                        g_last = _grow(g_last, gcap)
-                                        g_overlap = _grow(g_overlap, gcap)
-                                        g_dist = _grow(g_dist, gcap)
-                                        g_kinds = _grow(g_kinds, gcap)
-                                        g_count = _grow(g_count, gcap)
-                                        g_close = _grow(g_close, gcap)
                                     g = ng
                                     ng += 1
                                     slot[person] = np.int32(g)
@@ -451,20 +556,23 @@ def search_cases(
             o_kinds = _grow(o_kinds, ocap)
             o_count = _grow(o_count, ocap)
             o_close = _grow(o_close, ocap)
-        order = np.argsort(g_person[:ng])
-        for g in order:
-            o_case[n_out] = case
-            o_person[n_out] = g_person[g]
-            o_first[n_out] = g_first[g]
-            o_last[n_out] = g_last[g]
-            o_overlap[n_out] = g_overlap[g]
-            o_dist[n_out] = g_dist[g]
-            o_kinds[n_out] = g_kinds[g]
-            o_count[n_out] = g_count[g]
-            o_close[n_out] = g_close[g]
-            n_out += 1
-        for g in range(ng):
-            slot[g_person[g]] = -1
+        # In person order: sort the persons in place, and find each one's group by its slot.
+        persons = o_person[n_out : n_out + ng]
+        persons[:] = g_person[:ng]
+        persons.sort()
+        for j in range(n_out, n_out + ng):
+            person = o_person[j]
+            g = slot[person]
+            slot[person] = -1
+            o_case[j] = case
+            o_first[j] = g_first[g]
+            o_last[j] = g_last[g]
+            o_overlap[j] = g_overlap[g]
+            o_dist[j] = g_dist[g]
+            o_kinds[j] = g_kinds[g]
+            o_count[j] = g_count[g]
+            o_close[j] = g_close[g]
+        n_out += ng
     return (
         o_case[:n_out],
         o_person[:n_out],
@@ -518,3 +626,96 @@ def sort_runs(offsets: np.ndarray, started: np.ndarray, order: np.ndarray) -> in
         order[a:b] = order[a:b][perm]
         fixed += 1
     return fixed
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mix(h: np.uint64, bits: np.uint64) -> np.uint64:
+    """One column's step of :func:`citytrace.exposure._checks.hash_rows`."""
+    x = bits ^ (h >> np.uint64(29))
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return (h * np.uint64(31)) ^ (x ^ (x >> np.uint64(31)))
+
+
+@njit(cache=True, nogil=True)
+def plain_visits(
+    case: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    radius: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    max_radius_m: float,
+    min_time_us: int,
+    max_time_us: int,
+) -> tuple[bool, np.ndarray, np.ndarray]:
+    """Whether visits with integer case ids pass every check of
+    :func:`citytrace.exposure.visits.check_visits`, and if so the distinct case ids (sorted) and
+    each visit's case code; in one pass (a failed check is told by the slower path, row by row).
+
+    Repeated rows are found as :func:`citytrace.exposure._checks.duplicate_rows` finds them:
+    rows of equal hash (the same hash of the same columns: code, latitude, longitude, radius,
+    start, end) that are equal in every column.
+    """
+    n = case.size
+    none = np.empty(0, np.int64)
+    for i in range(n):
+        if not (abs(lat[i]) <= 90.0 and abs(lon[i]) <= 180.0):
+            return False, none, none  # also NaN and infinities
+        if not (0.0 <= radius[i] <= max_radius_m):
+            return False, none, none
+        if not (min_time_us <= start[i] < max_time_us and min_time_us <= end[i] < max_time_us):
+            return False, none, none
+        if end[i] < start[i]:
+            return False, none, none
+    # Case codes: ranks of the distinct ids (visits usually come grouped by case, in order).
+    ordered = True
+    for i in range(1, n):
+        if case[i] < case[i - 1]:
+            ordered = False
+            break
+    order = np.arange(n) if ordered else np.argsort(case, kind="mergesort")
+    codes = np.empty(n, np.int64)
+    distinct = np.empty(n, np.int64)
+    n_distinct = 0
+    for j in range(n):
+        i = order[j]
+        if n_distinct == 0 or case[i] != distinct[n_distinct - 1]:
+            distinct[n_distinct] = case[i]
+            n_distinct += 1
+        codes[i] = n_distinct - 1
+    # Duplicates: hash each row (splitmix64 mixing, as _checks.hash_rows) into an open-addressing
+    # table; a row that meets an earlier row of the same hash is compared with it.
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    table = np.full(size, -1, np.int64)
+    hashes = np.empty(n, np.uint64)
+    lat_bits = lat.view(np.uint64)
+    lon_bits = lon.view(np.uint64)
+    radius_bits = radius.view(np.uint64)
+    for i in range(n):
+        h = _mix(np.uint64(0x9E3779B97F4A7C15), np.uint64(codes[i]))
+        h = _mix(h, lat_bits[i])
+        h = _mix(h, lon_bits[i])
+        h = _mix(h, radius_bits[i])
+        h = _mix(h, np.uint64(start[i]))
+        h = _mix(h, np.uint64(end[i]))
+        hashes[i] = h
+        at = h & mask
+        while table[at] >= 0:
+            e = table[at]
+            if (
+                hashes[e] == h
+                and codes[e] == codes[i]
+                and lat[e] == lat[i]
+                and lon[e] == lon[i]
+                and radius[e] == radius[i]
+                and start[e] == start[i]
+                and end[e] == end[i]
+            ):
+                return False, none, none
+            at = (at + np.uint64(1)) & mask
+        table[at] = i
+    return True, distinct[:n_distinct].copy(), codes

@@ -2,17 +2,23 @@
 
 The records are held as plain arrays sorted by ``(radius class, cell, duration class,
 started_at)``: the distinct keys of the first three with the offset of each one's records (a
-compressed sparse row layout). For each case visit and each radius class the search takes the rows
-and column ranges of the visit's box (:mod:`citytrace.exposure.grid`), finds the non-empty cells
-of each row range (all their duration classes at once) by a galloping search, and within each
-binary-searches the start times that the overlap allows for that duration class; only those
-records get the exact test. The work is proportional to the candidates, not to the city: a case's 30
-visits take a few thousand binary searches and exact tests, whether the city has a million
-records or a hundred million.
+compressed sparse row layout), with a directory of where each grid row's keys begin. For each
+case visit and each radius class the search takes the rows and column ranges of the visit's box
+(:mod:`citytrace.exposure.grid`), finds the non-empty cells of each row range (all their duration
+classes at once) by a branch-free binary search among that row's keys, and within each cell the
+records whose start the overlap allows for that duration class (a short cell is read from its
+start, a long one searched by interpolation and galloping); only those records get the exact
+test. The work is proportional to the candidates, not to the city: a case's 30 visits take a few
+thousand searches and exact tests, whether the city has a million records or a hundred million.
+
+A query of a plain table (integer case ids, no empty cells) is checked in one compiled pass, and
+the contacts table is made straight from the kernel's arrays: the fixed cost of a query is a
+fraction of a millisecond (see ``benchmarks/exposure.md``).
 
 Contacts are folded per (case, person) as they are found, one case at a time, with a slot per
 person (persons get dense codes when the index is built), so no sort of all the pairs is needed
-and the output comes out in order. Cases are split among threads (the kernels release the GIL).
+and the output comes out in order. Cases are split among threads (the kernels release the GIL)
+when cores are idle.
 
 Memory is about 41 bytes a record: positions and times as float64/int64, person codes as int32,
 radii as float32 when that is exact, kinds as one byte.
@@ -22,11 +28,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import date
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -35,10 +43,11 @@ from numpy.typing import NDArray
 
 from citytrace.errors import InputError
 from citytrace.exposure import _kernels, grid
+from citytrace.exposure._checks import UTC_US
 from citytrace.exposure._common import (
     RAW_SCHEMA,
     PreparedRecords,
-    finish,
+    contacts_from_arrays,
     own_persons,
     prepare_table,
 )
@@ -51,6 +60,9 @@ __all__ = ["RecordIndex"]
 _CLASS_RADIUS, _ROW_DEG, _COL_DEG, _N_ROWS, _N_COLS = grid.grid_arrays()
 _MAX_KINDS = 63  # kinds are folded as bits of an int64
 _VISITS_PER_THREAD = 256
+_PARTS = 8  # parts of a search among threads, per thread
+_LONG_SEARCH_S = 0.004  # a search this long (for one thread) takes the threads of a busy machine
+_ALL_NAMES_UP_TO = 10  # kinds: up to 1,024 names of bit masks made when the index is built
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,9 @@ class RecordIndex:
     build_s
         Seconds taken to build the index.
     threads
-        Threads a search uses (default: the machine's cores).
+        Threads a search of many visits uses; None (the default): the machine's cores, fewer
+        when others are busy (by the load average) and the search is short, since a thread that
+        waits for a core slows a short search down rather than up.
     """
 
     def __init__(
@@ -100,7 +114,29 @@ class RecordIndex:
         self.kinds = kinds
         self.level_duration_us = level_duration_us
         self.build_s = build_s
-        self.threads = os.cpu_count() or 1
+        self.threads: int | None = None
+        self._visit_s = 0.0  # a search's seconds a visit and thread, as last measured
+        # Per level (-1: absent) and per radius class present, the longest record.
+        self._level_us = np.full(grid.N_LEVELS, -1, dtype=np.int64)
+        for level, duration in level_duration_us.items():
+            self._level_us[level] = duration
+        self._classes = np.unique(np.array(sorted(level_duration_us), np.int64) // grid.N_DURATIONS)
+        self._class_us = np.array(
+            [self._level_us[c * grid.N_DURATIONS : (c + 1) * grid.N_DURATIONS].max()
+             for c in self._classes],
+            dtype=np.int64,
+        )  # fmt: skip
+        self._code_of = _code_lookup(ids)
+        self._keys_u = arrays.keys.view(np.uint64)  # keys are below 2**46
+        self._rows = _row_directory(arrays.keys)
+        self._scratch: list[_kernels.Scratch] = []  # free working arrays of searches
+        self._names: dict[int, str] = {}  # kinds' names by bit mask
+        # With a few kinds, the names of every bit mask, to be taken by mask.
+        self._all_names = (
+            _kind_names(np.arange(1 << len(kinds), dtype=np.int64), kinds, {})
+            if len(kinds) <= _ALL_NAMES_UP_TO
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"RecordIndex({self.num_records:,} records, {self.nbytes / 2**20:,.0f} MiB)"
@@ -118,7 +154,8 @@ class RecordIndex:
     def nbytes(self) -> int:
         """Memory held by the index's arrays."""
         arrays = sum(int(getattr(self._a, f.name).nbytes) for f in fields(self._a))
-        return arrays + int(self._ids.nbytes)
+        lookup = 0 if self._code_of is None else int(self._code_of.nbytes)
+        return arrays + sum(int(r.nbytes) for r in self._rows) + lookup + int(self._ids.nbytes)
 
     @classmethod
     def build(
@@ -148,7 +185,9 @@ class RecordIndex:
                 f"records must be a RecordStore or a pyarrow.Table, not {type(records).__name__}"
             )
         arrays, ids, kinds, durations = _from_store(records, days)
-        return cls(arrays, ids, kinds, durations, time.perf_counter() - started)
+        index = cls(arrays, ids, kinds, durations, time.perf_counter() - started)
+        index.warm_up()
+        return index
 
     @classmethod
     def from_prepared(
@@ -157,7 +196,9 @@ class RecordIndex:
         """The index of records already checked and keyed."""
         started = time.perf_counter() if started is None else started
         arrays, ids, kinds, durations = _from_keyed(prepared)
-        return cls(arrays, ids, kinds, durations, time.perf_counter() - started)
+        index = cls(arrays, ids, kinds, durations, time.perf_counter() - started)
+        index.warm_up()
+        return index
 
     def query(
         self,
@@ -168,8 +209,47 @@ class RecordIndex:
     ) -> pa.Table:
         """The contacts of the cases' visits; see :func:`citytrace.exposure.find_contacts`."""
         checked = check_visits(visits, exclude_person_ids=exclude_person_ids)
-        raw = self.search(checked, rule or ExposureRule())
-        return finish(raw, checked, self.person_ids, presorted=True)
+        found = self._find(checked, rule or ExposureRule())
+        return contacts_from_arrays(
+            *found[:6],
+            self._evidence(found[6]),
+            *found[7:],
+            checked.case_ids,
+            self.person_ids,
+        )
+
+    def search(self, visits: CaseVisits, rule: ExposureRule) -> pa.Table:
+        """Contacts per (case, person) in the engines' raw schema, sorted (checked visits in)."""
+        case_code, person, first, last, overlap, dist, kinds, count, close = self._find(
+            visits, rule
+        )
+        return pa.table(
+            {
+                "case_code": case_code,
+                "person_id": person,
+                "first_us": first,
+                "last_us": last,
+                "max_overlap_us": overlap,
+                "min_distance_m": dist,
+                "evidence_kinds": self._evidence(kinds),
+                "n_contacts": count,
+                "close": close,
+            },
+            schema=RAW_SCHEMA,
+        )
+
+    def warm_up(self) -> None:
+        """Compile the search now (or load it from numba's cache) rather than at the first query."""
+        sample = pa.table(
+            {
+                "case_id": pa.array([0], pa.int64()),
+                "latitude": [37.5665],
+                "longitude": [126.978],
+                "started_at": pa.array([0], UTC_US),
+                "finished_at": pa.array([3_600_000_000], UTC_US),
+            }
+        )
+        self.query(sample)
 
     def _own_codes(self, visits: CaseVisits) -> NDArray[np.int64]:
         """Each visit's own person as a person code, or -1."""
@@ -177,99 +257,184 @@ class RecordIndex:
             codes, _ = own_persons(visits, self._ids)
             return codes
         values, known = own_persons(visits, None)
-        if self._ids.size == 0:
+        if self._ids.size == 0 or not known.any():
             return np.full(values.size, -1, np.int64)
+        if self._code_of is not None:  # compact ids: look the codes up
+            at = values - self._ids[0]
+            inside = known & (at >= 0) & (at < self._code_of.size)
+            return np.where(inside, self._code_of[np.where(inside, at, 0)], -1).astype(np.int64)
         at = np.minimum(np.searchsorted(self._ids, values), self._ids.size - 1)
         return np.where(known & (self._ids[at] == values), at, -1).astype(np.int64)
 
-    def search(self, visits: CaseVisits, rule: ExposureRule) -> pa.Table:
-        """Contacts per (case, person) in the engines' raw schema, sorted (checked visits in)."""
+    def _evidence(self, masks: NDArray[np.int64]) -> pa.Array:
+        """Bit masks of kind codes as sorted, comma-joined names."""
+        if self._all_names is not None:
+            masks = np.ascontiguousarray(masks, np.int64)
+            at = pa.Array.from_buffers(pa.int64(), masks.size, [None, pa.py_buffer(masks)])
+            return self._all_names.take(at)
+        return _kind_names(masks, self.kinds, self._names)
+
+    def _find(self, visits: CaseVisits, rule: ExposureRule) -> _Found:
+        """The contacts per (case, person), sorted, as arrays: case code, person id (or code, for
+        text ids), first contact, end of the last, longest overlap, smallest gap, kinds as a bit
+        mask, pairs, close."""
         a = self._a
         if visits.size == 0 or self.num_records == 0:
-            return RAW_SCHEMA.empty_table()
-        # Per level (-1: absent) and per radius class present, the longest record.
-        level_us = np.full(grid.N_LEVELS, -1, dtype=np.int64)
-        for level, duration in self.level_duration_us.items():
-            level_us[level] = duration
-        classes = np.unique(np.array(sorted(self.level_duration_us), np.int64) // grid.N_DURATIONS)
-        class_us = np.array(
-            [level_us[c * grid.N_DURATIONS : (c + 1) * grid.N_DURATIONS].max() for c in classes],
-            dtype=np.int64,
-        )
-        order = np.argsort(visits.case_code, kind="stable")
+            return _NOTHING
+        codes = visits.case_code
         n_cases = len(visits.case_ids)
-        visit_offsets = np.searchsorted(visits.case_code[order], np.arange(n_cases + 1))
-        own = self._own_codes(visits)[order]
+        if codes.size > 1 and bool((codes[1:] < codes[:-1]).any()):
+            order = np.argsort(codes, kind="stable")
+            codes = codes[order]
+            lat, lon = visits.latitude[order], visits.longitude[order]
+            radius = visits.radius_m[order]
+            start, end = visits.started_us[order], visits.finished_us[order]
+            own = self._own_codes(visits)[order]
+        else:  # already by case, as visits usually come: no copies
+            lat, lon, radius = visits.latitude, visits.longitude, visits.radius_m
+            start, end = visits.started_us, visits.finished_us
+            own = self._own_codes(visits)
+        visit_offsets = np.searchsorted(codes, np.arange(n_cases + 1))
         close = rule.close
+        rows = self._rows
 
-        def run(lo: int, hi: int) -> tuple[NDArray[np.generic], ...]:
-            return tuple(
-                _kernels.search_cases(
-                    lo,
-                    hi,
-                    visit_offsets,
-                    visits.latitude[order],
-                    visits.longitude[order],
-                    visits.radius_m[order],
-                    visits.started_us[order],
-                    visits.finished_us[order],
-                    own,
-                    classes,
-                    class_us,
-                    level_us,
-                    grid.N_DURATIONS,
-                    _CLASS_RADIUS,
-                    _ROW_DEG,
-                    _COL_DEG,
-                    _N_ROWS,
-                    _N_COLS,
-                    a.keys,
-                    a.offsets,
-                    a.key_first_start,
-                    a.key_last_start,
-                    a.latitude,
-                    a.longitude,
-                    a.radius_m,
-                    a.started_us,
-                    a.finished_us,
-                    a.person,
-                    a.kind,
-                    len(self._ids),
-                    rule.limit_m,
-                    rule.min_overlap_us,
-                    close.max_distance_m + TOLERANCE_M,
-                    close.min_overlap_us,
-                    close.max_radius_m,
-                )
-            )
+        def run(
+            parts: list[tuple[int, int]], indices: Iterator[int], found: list[_Found | None]
+        ) -> None:
+            """Search the parts of ``indices`` (shared among threads)."""
+            scratch = None
+            try:
+                for i in indices:
+                    if i >= len(parts):
+                        return
+                    if scratch is None:
+                        scratch = self._take_scratch()
+                    lo, hi = parts[i]
+                    found[i] = _kernels.search_cases(
+                        lo,
+                        hi,
+                        visit_offsets,
+                        lat,
+                        lon,
+                        radius,
+                        start,
+                        end,
+                        own,
+                        self._classes,
+                        self._class_us,
+                        self._level_us,
+                        grid.N_DURATIONS,
+                        _CLASS_RADIUS,
+                        _ROW_DEG,
+                        _COL_DEG,
+                        _N_ROWS,
+                        _N_COLS,
+                        a.keys,
+                        a.offsets,
+                        a.key_first_start,
+                        a.key_last_start,
+                        self._keys_u,
+                        rows.first_key,
+                        rows.class_row0,
+                        rows.class_row_at,
+                        rows.class_n_rows,
+                        a.latitude,
+                        a.longitude,
+                        a.radius_m,
+                        a.started_us,
+                        a.finished_us,
+                        a.person,
+                        a.kind,
+                        *scratch,
+                        rule.limit_m,
+                        rule.min_overlap_us,
+                        close.max_distance_m + TOLERANCE_M,
+                        close.min_overlap_us,
+                        close.max_radius_m,
+                    )
+            finally:
+                if scratch is not None:
+                    self._scratch.append(scratch)
 
-        # Threads pay off for many visits; a case or two is done before a pool would start.
-        threads = self.threads if visits.size >= _VISITS_PER_THREAD else 1
-        bounds = _split(visit_offsets, max(1, min(threads, n_cases)))
-        if len(bounds) == 1:
-            parts = [run(*bounds[0])]
+        # Threads pay off for many visits (a case or two is done before a thread would wake):
+        # when cores are idle, or for a long search. On a busy machine a thread waits for its
+        # turn, which a search of a millisecond or two does not make up for; a long one does.
+        many = visits.size >= _VISITS_PER_THREAD
+        if self.threads is not None:
+            threads = self.threads
         else:
-            with ThreadPoolExecutor(len(bounds)) as pool:
-                parts = list(pool.map(lambda b: run(*b), bounds))
-        case_code, person, first, last, overlap, dist, kinds, count, any_close = (
-            np.concatenate([p[i] for p in parts]) for i in range(9)
-        )
+            cores = os.cpu_count() or 1
+            idle = cores - os.getloadavg()[0] + 1  # this thread's core too
+            long = visits.size * self._visit_s > _LONG_SEARCH_S
+            threads = cores if long else max(1, min(cores, round(idle)))
+        threads = min(threads, n_cases) if many else 1
+        started = time.perf_counter()
+        parts = [(0, n_cases)] if threads == 1 else _split(visit_offsets, threads * _PARTS)
+        results: list[_Found | None] = [None] * len(parts)
+        # More parts than threads, taken in turn by the calling thread and the pool's: a thread
+        # that starts late (a busy machine) takes fewer parts, or none, and the others wait for
+        # it at most as long as it takes for the part it is on.
+        taken = itertools.count()
+        helpers = [_pool().submit(run, parts, taken, results) for _ in range(threads - 1)]
+        run(parts, taken, results)
+        for helper in helpers:
+            helper.result()
+        done = [r for r in results if r is not None]
+        assert len(done) == len(parts)
+        if many:  # seconds a visit, for one thread: what the next search expects
+            self._visit_s = (time.perf_counter() - started) * threads / visits.size
+        if len(done) == 1:
+            found = done[0]
+        else:
+            found = tuple(np.concatenate([p[i] for p in done]) for i in range(9))  # type: ignore[assignment]
         if not isinstance(self._ids, pa.Array):
-            person = self._ids[person]  # back from codes to ids (same order)
-        return pa.table(
-            {
-                "case_code": case_code,
-                "person_id": person.astype(np.int64),
-                "first_us": first,
-                "last_us": last,
-                "max_overlap_us": overlap,
-                "min_distance_m": dist,
-                "evidence_kinds": _kind_names(kinds, self.kinds),
-                "n_contacts": count,
-                "close": any_close,
-            },
-            schema=RAW_SCHEMA,
-        )
+            person = self._ids[found[1]]  # back from codes to ids (same order)
+            found = (found[0], person, *found[2:])  # type: ignore[assignment]
+        return found
+
+    def _take_scratch(self) -> _kernels.Scratch:
+        """Working arrays for one search: a free one, or new ones (as many as searches at once)."""
+        try:
+            return self._scratch.pop()
+        except IndexError:
+            return _kernels.new_scratch(len(self._ids))
+
+
+_Found = tuple[
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.bool_],
+]
+_NOTHING: _Found = (
+    np.empty(0, np.int64),
+    np.empty(0, np.int64),
+    np.empty(0, np.int64),
+    np.empty(0, np.int64),
+    np.empty(0, np.int64),
+    np.empty(0, np.float64),
+    np.empty(0, np.int64),
+    np.empty(0, np.int64),
+    np.empty(0, np.bool_),
+)
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads that searches share (started once, kept: a search does not pay for them)."""
+    if not _POOL:
+        with _POOL_LOCK:
+            if not _POOL:
+                _POOL.append(
+                    ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="citytrace-index")
+                )
+    return _POOL[0]
 
 
 def _split(visit_offsets: NDArray[np.int64], parts: int) -> list[tuple[int, int]]:
@@ -281,14 +446,70 @@ def _split(visit_offsets: NDArray[np.int64], parts: int) -> list[tuple[int, int]
     return [(lo, hi) for lo, hi in itertools.pairwise(edges) if hi > lo]
 
 
-def _kind_names(masks: NDArray[np.int64], kinds: list[str]) -> pa.Array:
-    """Bit masks of kind codes as sorted, comma-joined names."""
-    distinct, at = np.unique(masks, return_inverse=True)
-    names = pa.array(
-        [",".join(k for i, k in enumerate(kinds) if int(m) >> i & 1) for m in distinct],
-        pa.string(),
-    )
-    return pc.take(names, pa.array(at.astype(np.int64)))
+def _kind_names(masks: NDArray[np.int64], kinds: list[str], names: dict[int, str]) -> pa.Array:
+    """Bit masks of kind codes as sorted, comma-joined names (``names``: those already made)."""
+    if masks.size <= 256:  # a few contacts: straight from the names
+        listed = masks.tolist()
+        for m in set(listed) - names.keys():
+            names[m] = ",".join(k for i, k in enumerate(kinds) if m >> i & 1)
+        return pa.array([names[m] for m in listed], pa.string())
+    if len(kinds) <= 16:  # masks below 2**16: mark the ones present instead of sorting
+        present = np.zeros(1 << len(kinds), bool)
+        present[masks] = True
+        distinct = np.flatnonzero(present)
+        at = (np.cumsum(present) - 1)[masks]
+    else:
+        distinct, at = np.unique(masks, return_inverse=True)
+    for m in set(distinct.tolist()) - names.keys():
+        names[m] = ",".join(k for i, k in enumerate(kinds) if m >> i & 1)
+    labels = pa.array([names[m] for m in distinct.tolist()], pa.string())
+    return labels.take(pa.array(at, pa.int64()))
+
+
+def _code_lookup(ids: NDArray[np.int64] | pa.Array) -> NDArray[np.int32] | None:
+    """For integer ids of a compact range (the usual pseudonymous numbering), the code of each
+    id from the first (-1: none); else None."""
+    if isinstance(ids, pa.Array) or ids.size == 0:
+        return None
+    span = int(ids[-1] - ids[0]) + 1
+    if span > 4 * ids.size + 1_000_000:
+        return None
+    code_of = np.full(span, -1, np.int32)
+    code_of[ids - ids[0]] = np.arange(ids.size, dtype=np.int32)
+    return code_of
+
+
+class _Rows(NamedTuple):
+    """Where the keys of each grid row begin (see ``_kernels.search_cases``)."""
+
+    first_key: NDArray[np.int64]
+    class_row0: NDArray[np.int64]
+    class_row_at: NDArray[np.int64]
+    class_n_rows: NDArray[np.int64]
+
+
+def _row_directory(keys: NDArray[np.int64]) -> _Rows:
+    """Where each grid row's keys begin, for the search (see ``_kernels.search_cases``): the
+    first key of each row from the first to the last row with keys of each radius class (and the
+    end), and per class the first row, where its rows begin in that array, and how many."""
+    n_classes = _CLASS_RADIUS.size
+    row0 = np.zeros(n_classes, np.int64)
+    row_at = np.zeros(n_classes, np.int64)
+    n_rows = np.zeros(n_classes, np.int64)
+    parts = []
+    at = 0
+    for c in range(n_classes):
+        lo = int(np.searchsorted(keys, c << 43))
+        hi = int(np.searchsorted(keys, (c + 1) << 43))
+        if hi == lo:
+            continue
+        rows = ((keys[lo:hi] >> 3) & ((1 << 40) - 1)) // np.int64(_N_COLS[c])
+        first, last = int(rows[0]), int(rows[-1])
+        parts.append(lo + np.searchsorted(rows, np.arange(first, last + 2)))
+        row0[c], row_at[c], n_rows[c] = first, at, last - first + 1
+        at += last - first + 2
+    first_key = np.concatenate(parts) if parts else np.zeros(1, np.int64)
+    return _Rows(first_key.astype(np.int64), row0, row_at, n_rows)
 
 
 def _composite(level: NDArray[np.int64], cell: NDArray[np.int64]) -> NDArray[np.int64]:

@@ -10,7 +10,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from citytrace.exposure import _kernels
 from citytrace.exposure._checks import (
+    MAX_TIME_US,
+    MIN_TIME_US,
     Rows,
     coordinates,
     duplicate_rows,
@@ -74,6 +77,10 @@ def check_visits(
         A missing column, an empty or impossible value, a visit that finishes before it starts, or
         a row that repeats an earlier one, naming the column or the rows.
     """
+    if not exclude_person_ids:
+        plain = _plain_visits(visits)
+        if plain is not None:
+            return plain
     rows = rows or Rows()
     require_columns(visits, VISIT_COLUMNS, "case visits", rows)
     case = ids(visits, "case_id", rows)
@@ -109,6 +116,94 @@ def check_visits(
         finished_us=finished,
         own_person=own,
     )
+
+
+def _plain_visits(visits: object) -> CaseVisits | None:
+    """The checked visits of a plain table, with all checks in one compiled pass; None when the
+    table is not plain (other column types, nulls, several chunks, text case ids) or fails a
+    check: then the full path checks it and names the rows.
+
+    Plain: int64 case ids, float64 positions and radii, times in microseconds with a time zone,
+    no nulls, one chunk each, and ``person_id`` absent or int64. The result is the one the full
+    path gives.
+    """
+    if not isinstance(visits, pa.Table) or visits.num_rows == 0:
+        return None
+    case = _plain_ints(visits, "case_id")
+    lat = _plain_floats(visits, "latitude")
+    lon = _plain_floats(visits, "longitude")
+    started = _plain_times(visits, "started_at")
+    finished = _plain_times(visits, "finished_at")
+    if case is None or lat is None or lon is None or started is None or finished is None:
+        return None
+    if visits.schema.get_field_index("radius_m") < 0:
+        radius = np.zeros(visits.num_rows, np.float64)
+    else:
+        plain_radius = _plain_floats(visits, "radius_m")
+        if plain_radius is None:
+            return None
+        radius = plain_radius
+    if visits.schema.get_field_index("person_id") < 0:
+        own = pa.nulls(visits.num_rows, pa.int64())
+    else:
+        column = visits.column("person_id")
+        if column.type != pa.int64() or column.num_chunks != 1:
+            return None
+        own = column.chunk(0)
+    ok, distinct, codes = _kernels.plain_visits(
+        case, lat, lon, radius, started, finished, MAX_RADIUS_M, MIN_TIME_US, MAX_TIME_US
+    )
+    if not ok:
+        return None
+    return CaseVisits(
+        case_ids=pa.array(distinct, pa.int64()),
+        case_code=codes,
+        latitude=lat,
+        longitude=lon,
+        radius_m=radius,
+        started_us=started,
+        finished_us=finished,
+        own_person=own,
+    )
+
+
+def _plain_chunk(visits: pa.Table, name: str) -> pa.Array | None:
+    """A column's only chunk, when it has one chunk and no nulls."""
+    at = visits.schema.get_field_index(name)
+    if at < 0:
+        return None
+    column = visits.column(at)
+    if column.num_chunks != 1 or column.null_count:
+        return None
+    return column.chunk(0)
+
+
+def _plain_ints(visits: pa.Table, name: str) -> NDArray[np.int64] | None:
+    """An int64 column as a numpy copy (writable and the caller's, like the full path's
+    arrays); or None."""
+    chunk = _plain_chunk(visits, name)
+    if chunk is None or chunk.type != pa.int64():
+        return None
+    return np.array(chunk.to_numpy(), np.int64)
+
+
+def _plain_times(visits: pa.Table, name: str) -> NDArray[np.int64] | None:
+    """A timestamp column in microseconds with a time zone, as int64 microseconds; or None."""
+    chunk = _plain_chunk(visits, name)
+    if chunk is None:
+        return None
+    kind = chunk.type
+    if not pa.types.is_timestamp(kind) or kind.unit != "us" or kind.tz is None:
+        return None
+    return np.array(chunk.view(pa.int64()).to_numpy(), np.int64)
+
+
+def _plain_floats(visits: pa.Table, name: str) -> NDArray[np.float64] | None:
+    """A float64 column as a numpy copy; or None."""
+    chunk = _plain_chunk(visits, name)
+    if chunk is None or chunk.type != pa.float64():
+        return None
+    return np.array(chunk.to_numpy(), np.float64)
 
 
 def _own_persons(visits: pa.Table, rows: Rows) -> pa.Array:
