@@ -85,12 +85,11 @@ T = TypeVar("T")
 
 
 def _commit(session: Session, answer: T) -> T:
-    """Commit the request's work now, before FastAPI serialises ``answer``.
+    """Commit the request's work now, once ``answer`` is built from it.
 
-    FastAPI serialises a sync route's answer on a worker thread and commits the request's
-    session only after the answer is sent. A transaction left open until then holds the
-    clinic's booking lock (and, on SQLite, the write lock) while it waits for a free worker
-    thread, and under load every worker thread can be waiting for that lock.
+    The request's session ends before the response is sent in any case (see
+    :func:`citytrace.api.deps.get_session`); committing here releases the clinic's booking lock
+    (and, on SQLite, the write lock) before FastAPI validates and serialises the answer.
     """
     session.commit()
     return answer
