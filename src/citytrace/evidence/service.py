@@ -305,9 +305,7 @@ def _needs_sealing(keyring: Keyring) -> Any:
     return and_(stored, or_(old_key, plain))
 
 
-def seal_stored_files(
-    *, session: Session, keyring: Keyring, evidence: EvidenceFile, root: Path
-) -> list[Path]:
+def seal_stored_files(*, keyring: Keyring, evidence: EvidenceFile, root: Path) -> list[Path]:
     """Seal every stored file of ``evidence`` under the current key: the uploaded file and the
     parts; a part stored as plain Parquet is sealed beside it. Each file is replaced atomically.
     The plain files that are no longer referenced once the caller commits are returned, for the
@@ -372,9 +370,7 @@ def reseal_raw_files(
     ).all()
     leftovers: list[Path] = []
     for evidence in rows:
-        leftovers += seal_stored_files(
-            session=session, keyring=keyring, evidence=evidence, root=root
-        )
+        leftovers += seal_stored_files(keyring=keyring, evidence=evidence, root=root)
     session.flush()
     if leftovers:
 
