@@ -29,6 +29,10 @@ every contact of every tool against citytrace's index.
 Tools:
 
 - ``citytrace-index``: :class:`citytrace.exposure.RecordIndex` built from the store (in memory).
+- ``citytrace-live``: :class:`citytrace.exposure.LiveIndex` as the service keeps it: all days but
+  the last indexed as its load, then the last day appended to the store and indexed alone, and
+  the queries run over the two segments (the time to append is reported below the table, against
+  indexing every day again, which is what the compaction into one segment then costs).
 - ``citytrace-duckdb``: ``find_contacts(engine="duckdb")`` on the store's Parquet files (no load).
 - ``citytrace-postgres``: the same SQL on PostgreSQL, records copied into a table with a b-tree.
 - ``duckdb-interval``: a plain DuckDB join on interval overlap and a latitude/longitude box, in a
@@ -77,6 +81,7 @@ K = math.pi / 180.0
 UTC_US = pa.timestamp("us", tz="UTC")
 TOOLS = (
     "citytrace-index",
+    "citytrace-live",
     "citytrace-duckdb",
     "citytrace-postgres",
     "duckdb-interval",
@@ -268,6 +273,35 @@ def load_citytrace_index(store_dir: Path, _: argparse.Namespace) -> ContactsFn:
 
     def query(visits: pa.Table, distance_m: float) -> pa.Table:
         return index.query(visits, _rule(distance_m))
+
+    return query
+
+
+def load_citytrace_live(store_dir: Path, _: argparse.Namespace) -> ContactsFn:
+    """The service's index: all days but the last indexed as one segment, then the last appended
+    to the store and indexed alone as a second segment, and searched so (the service then
+    compacts the two in the background, which costs what indexing every day again does). The
+    day files are hard links into a store of the worker's own."""
+    from citytrace.exposure import LiveIndex, RecordStore
+
+    source = RecordStore.open(store_dir)
+    work = store_dir.parent / f"live-{os.getpid()}"
+    _CLEANUP.append(lambda: shutil.rmtree(work, ignore_errors=True))
+    (work / "days").mkdir(parents=True)
+    os.link(store_dir / "store.json", work / "store.json")
+    *earlier, last = source.days()
+    for day in earlier:
+        os.link(source.day_path(day), work / "days" / source.day_path(day).name)
+    live = LiveIndex.open(RecordStore.open(work))
+    os.link(source.day_path(last), work / "days" / source.day_path(last).name)
+    started = time.perf_counter()
+    done = live.refresh(compact=False)  # searched as two segments: the days before, the new one
+    assert done.added == (last,) and live.is_current() and live.segments == 2
+    EXTRA["append_day_s"] = time.perf_counter() - started
+    EXTRA["append_day_records"] = source.stats(last).rows
+
+    def query(visits: pa.Table, distance_m: float) -> pa.Table:
+        return live.query(visits, _rule(distance_m))
 
     return query
 
@@ -608,6 +642,7 @@ def load_postgis(store_dir: Path, args: argparse.Namespace) -> ContactsFn:
 
 LOADERS: dict[str, Callable[[Path, argparse.Namespace], ContactsFn]] = {
     "citytrace-index": load_citytrace_index,
+    "citytrace-live": load_citytrace_live,
     "citytrace-duckdb": load_citytrace_duckdb,
     "citytrace-postgres": load_citytrace_postgres,
     "duckdb-interval": load_duckdb_interval,
@@ -615,6 +650,7 @@ LOADERS: dict[str, Callable[[Path, argparse.Namespace], ContactsFn]] = {
     "postgis": load_postgis,
 }
 _CLEANUP: list[Callable[[], None]] = []
+EXTRA: dict[str, Any] = {}  # what a tool measures beyond the common figures
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -639,7 +675,7 @@ def _worker(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     query = LOADERS[args.worker](args.store, args)
     load_s = time.perf_counter() - started
-    report: dict[str, Any] = {"load_s": load_s, "queries": {}}
+    report: dict[str, Any] = {"load_s": load_s, "queries": {}, **EXTRA}
     print(f"{args.worker}: loaded in {load_s:.1f} s", file=sys.stderr, flush=True)
     for distance in args.distance_list:
         query(singles[0], distance)  # warm-up (compiled kernels, caches)
@@ -844,6 +880,26 @@ def print_table(results: list[Result], sizes: list[tuple[str, int]], distances: 
             )
 
 
+def print_appends(results: list[Result]) -> None:
+    """What appending a day cost the live index, against indexing every day again."""
+    for r in results:
+        if r.tool != "citytrace-live" or "append_day_s" not in r.report:
+            continue
+        whole = next(
+            (x for x in results if x.label == r.label and x.tool == REFERENCE and x.report), None
+        )
+        rebuild = (
+            f"; indexing every day again (the compaction, in the background): "
+            f"{ms(whole.report['load_s'])}"
+            if whole
+            else ""
+        )
+        print(
+            f"{r.label}: a day of {r.report['append_day_records']:,} records appended to the "
+            f"live index, searchable in {ms(r.report['append_day_s'])}{rebuild}"
+        )
+
+
 def _load(result: Result) -> str:
     """The 1-minute load average as the tool started and ended."""
     return f"{result.load[0]:.1f} / {result.load[1]:.1f}"
@@ -932,6 +988,8 @@ def main() -> None:
     print(f"Machine: {machine()}; load after: {os.getloadavg()}")
     print()
     print_table(results, sizes, args.distance_list, comparisons)
+    print()
+    print_appends(results)
     (args.cache / "results.json").write_text(
         json.dumps([r.__dict__ for r in results], indent=2, default=str)
     )

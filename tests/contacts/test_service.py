@@ -112,6 +112,45 @@ class TestSearch:
         result = service.search(session=session, actor="inv", case_id=case_id)
         assert result.found == 0
 
+    def test_the_service_searches_its_index_once_it_holds_every_day(
+        self, session: Session, case_id: int
+    ) -> None:
+        """The first search reads the store while the index is built in the background; later
+        ones search the index; a day appended is read from the store until it is indexed too."""
+        store = service.record_store()
+        assert store is not None
+        store.append_day(CITY)
+
+        def search() -> tuple[list[str], str]:
+            service.search(session=session, actor="inv", case_id=case_id, min_overlap_min=5)
+            event = audit.list_(session=session, entity="case", entity_id=case_id)[-1]
+            found = [c.person_ref for c in service.list_(session=session, case_id=case_id)]
+            return found, event.detail["engine"]
+
+        assert search() == (["1", "2"], "duckdb")
+        live = service.record_index(store)
+        assert live is not None
+        live.wait(60)
+        assert live.is_current() and search() == (["1", "2"], "index")
+        late = records([(9, *CAFE, T0 + timedelta(days=1), T0 + timedelta(days=1, hours=1))])
+        store.append_day(late)
+        assert search() == (["1", "2"], "duckdb")  # meanwhile the day is indexed
+        live.wait(60)
+        assert live.days == store.days() and search() == (["1", "2"], "index")
+
+    def test_the_index_can_be_turned_off(
+        self, session: Session, case_id: int, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CITYTRACE_RECORDS_INDEX", "false")
+        store = service.record_store()
+        assert store is not None
+        store.append_day(CITY)
+        assert service.record_index(store) is None
+        for _ in range(2):
+            service.search(session=session, actor="inv", case_id=case_id)
+            event = audit.list_(session=session, entity="case", entity_id=case_id)[-1]
+            assert event.detail["engine"] == "duckdb"
+
 
 class TestTransition:
     @pytest.fixture

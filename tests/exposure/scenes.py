@@ -225,3 +225,18 @@ def scenes(draw: st.DrawFn, *, max_records: int = 30, text_ids: bool | None = No
     # Two visits drawn alike are one visit.
     unique = visit_table.group_by(visit_table.column_names).aggregate([])
     return Scene(rule=rule, visits=unique, records=record_table)
+
+
+def cases_of(visits: pa.Table) -> pa.Table:
+    """People's visits (of a synthetic city) as case visits: each person a case, left out of
+    its own contacts."""
+    return pa.table(
+        {
+            "case_id": visits.column("person_id"),
+            "latitude": visits.column("latitude"),
+            "longitude": visits.column("longitude"),
+            "started_at": visits.column("started_at"),
+            "finished_at": visits.column("finished_at"),
+            "person_id": visits.column("person_id"),
+        }
+    )

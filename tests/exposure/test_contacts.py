@@ -16,13 +16,14 @@ from citytrace.exposure import (
     CONTACT_COLUMNS,
     CloseContactRule,
     ExposureRule,
+    LiveIndex,
     RecordIndex,
     RecordStore,
     find_contacts,
     records_from_visits,
 )
 from citytrace.synth import SynthConfig, generate
-from tests.exposure.scenes import UTC_US, Scene, destination, scenes
+from tests.exposure.scenes import UTC_US, Scene, cases_of, destination, scenes
 
 ENGINES = ["duckdb", "index", "postgres"]
 
@@ -210,22 +211,16 @@ class TestFindContacts:
             for engine in ("duckdb", "index", "brute"):
                 got = find_contacts(scene.visits, store, scene.rule, engine=engine)
                 assert_same(expected, got, f"store/{engine}")
+            # One index a day, contacts folded across the days.
+            got = find_contacts(scene.visits, LiveIndex.open(store), scene.rule)
+            assert_same(expected, got, "store/live")
 
     def test_synthetic_city(self) -> None:
         """On a small synthetic city all engines agree, and people share venues with a case."""
         city = generate(SynthConfig(n_people=300, n_days=3, seed=11, fixes_for=0))
         records = records_from_visits(city.visits)
         own = city.visits.filter(pc.is_in(city.visits.column("person_id"), pa.array([3, 4])))
-        visits = pa.table(
-            {
-                "case_id": own.column("person_id"),
-                "latitude": own.column("latitude"),
-                "longitude": own.column("longitude"),
-                "started_at": own.column("started_at"),
-                "finished_at": own.column("finished_at"),
-                "person_id": own.column("person_id"),
-            }
-        )
+        visits = cases_of(own)
         rule = ExposureRule(distance_m=50, min_overlap_min=15)
         expected = find_contacts(visits, records, rule, engine="brute")
         assert expected.num_rows > 0

@@ -15,7 +15,7 @@ from citytrace.errors import InputError
 from citytrace.exposure import ExposureRule, RecordIndex, find_contacts, records_from_visits
 from citytrace.exposure.visits import CaseVisits, check_visits
 from citytrace.synth import SynthConfig, generate
-from tests.exposure.scenes import UTC_US, Scene, scenes
+from tests.exposure.scenes import UTC_US, Scene, cases_of, scenes
 from tests.exposure.test_contacts import assert_same
 
 HOUR_US = 3_600_000_000
@@ -222,16 +222,7 @@ class TestQuery:
         records = records_from_visits(city.visits)
         chosen = pc.less(city.visits.column("person_id"), 60)
         own = city.visits.filter(chosen)
-        visits = pa.table(
-            {
-                "case_id": own.column("person_id"),
-                "latitude": own.column("latitude"),
-                "longitude": own.column("longitude"),
-                "started_at": own.column("started_at"),
-                "finished_at": own.column("finished_at"),
-                "person_id": own.column("person_id"),
-            }
-        ).combine_chunks()
+        visits = cases_of(own).combine_chunks()
         assert visits.num_rows >= 300  # enough for threads
         rule = ExposureRule(distance_m=50, min_overlap_min=15)
         expected = find_contacts(visits, records, rule, engine="brute")

@@ -6,8 +6,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
 
-from citytrace.exposure import ExposureRule, RecordIndex, RecordStore, find_contacts
+from citytrace.exposure import (
+    ExposureRule,
+    RecordIndex,
+    RecordStore,
+    find_contacts,
+    records_from_visits,
+)
+from citytrace.exposure import index as index_module
+from citytrace.synth import SynthConfig, generate
+from tests.exposure.scenes import cases_of
 from tests.exposure.test_contacts import assert_same
 
 UTC_US = pa.timestamp("us", tz="UTC")
@@ -79,3 +90,22 @@ class TestRecordIndex:
                 find_contacts(case, table, rule, engine="brute"), index.query(case, rule), "index"
             )
         assert index.query(visits(AFTER_MIDNIGHT, 30)).column("person_id").type == pa.string()
+
+    def test_cell_directory_and_row_search_agree(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A city's cells get a directory (two loads for a row's range of cells); without one
+        (a nation's sparse grid) the row's keys are searched: the same contacts either way."""
+        city = generate(SynthConfig(n_people=300, n_days=2, seed=3, fixes_for=0))
+        table = records_from_visits(city.visits)
+        own = city.visits.filter(pc.is_in(city.visits.column("person_id"), pa.array([5, 6, 7])))
+        cases = cases_of(own)
+        with_cells = RecordIndex.build(table)
+        assert with_cells._cells.class_width.any()
+        monkeypatch.setattr(index_module, "_cell_budget", lambda arrays: 0)
+        searched = RecordIndex.build(table)
+        assert not searched._cells.class_width.any()
+        for distance in (3.0, 20.0, 50.0, 200.0):
+            rule = ExposureRule(distance_m=distance, min_overlap_min=10)
+            expected = searched.query(cases, rule)
+            assert_same(expected, with_cells.query(cases, rule), f"D={distance:g}")
+        assert expected.num_rows > 0
+        assert_same(find_contacts(cases, table, rule, engine="brute"), expected, "brute")

@@ -51,6 +51,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     from citytrace.cases.router import router as cases_router
     from citytrace.config import get_settings
     from citytrace.contacts.router import router as contacts_router
+    from citytrace.contacts.scheduler import install_record_index
     from citytrace.db import get_engine
     from citytrace.disclosure.public import OpenDataFastPath
     from citytrace.disclosure.public import router as disclosure_public_router
@@ -190,4 +191,5 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_retention(app)
     install_disclosure(app)
+    install_record_index(app)
     return app

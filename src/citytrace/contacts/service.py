@@ -7,6 +7,7 @@ WHO's); release before that day needs a recorded reason. Every change is audited
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -22,7 +23,7 @@ from citytrace.config import get_settings
 from citytrace.contacts.models import Contact, ContactState, RiskClass
 from citytrace.db import utcnow
 from citytrace.errors import ConflictError, InputError, NotFoundError
-from citytrace.exposure import ExposureRule, RecordIndex, RecordStore, find_contacts
+from citytrace.exposure import ExposureRule, LiveIndex, RecordIndex, RecordStore, find_contacts
 from citytrace.investigation import service as investigation
 from citytrace.investigation.models import VisitStatus
 
@@ -90,6 +91,36 @@ def record_store(*, create: bool = True) -> RecordStore | None:
     return RecordStore(root, timezone=settings.timezone)
 
 
+_LIVE: dict[str, LiveIndex] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def record_index(store: RecordStore) -> LiveIndex | None:
+    """The service's index of ``store`` (one per store and process), or None when
+    ``CITYTRACE_RECORDS_INDEX`` is off. It is built, and kept up to date, in the background."""
+    if not get_settings().records_index:
+        return None
+    key = str(store.root.resolve())
+    with _LIVE_LOCK:
+        live = _LIVE.get(key)
+        if live is None:
+            live = _LIVE[key] = LiveIndex(store)
+    return live
+
+
+def searchable(store: RecordStore) -> RecordStore | LiveIndex:
+    """What a search of the store reads: the service's index when it holds every day of the
+    store as it is now; else the store itself (DuckDB over its files, the same answers), while
+    the index catches up in the background."""
+    live = record_index(store)
+    if live is None:
+        return store
+    if live.is_current():
+        return live
+    live.refresh_in_background()
+    return store
+
+
 def search(
     *,
     session: Session,
@@ -97,7 +128,7 @@ def search(
     case_id: int,
     distance_m: float = 20.0,
     min_overlap_min: float = 15.0,
-    records: RecordStore | RecordIndex | pa.Table | None = None,
+    records: RecordStore | RecordIndex | LiveIndex | pa.Table | None = None,
 ) -> SearchResult:
     """Search the city's records for the case's contacts and store what is found.
 
@@ -114,6 +145,7 @@ def search(
         raise InputError(f"case {case.id} has no route to search from: attach evidence first")
     rule = ExposureRule(distance_m=distance_m, min_overlap_min=min_overlap_min)
     store = records if records is not None else record_store(create=False)
+    engine = None
     if store is None or (isinstance(store, RecordStore) and not store.days()):
         found: list[dict[str, object]] = []
     else:
@@ -130,15 +162,23 @@ def search(
         )
         own = case.person_ref or ""
         exclude: dict[object, object] | None = {case.id: int(own)} if own.isdigit() else None
-        found = find_contacts(table, store, rule, exclude_person_ids=exclude).to_pylist()
-    return store_found(session=session, actor=actor, case_id=case.id, found=found)
+        source = searchable(store) if isinstance(store, RecordStore) else store
+        engine = "index" if isinstance(source, LiveIndex | RecordIndex) else "duckdb"
+        found = find_contacts(table, source, rule, exclude_person_ids=exclude).to_pylist()
+    return store_found(session=session, actor=actor, case_id=case.id, found=found, engine=engine)
 
 
 def store_found(
-    *, session: Session, actor: str, case_id: int, found: list[dict[str, object]]
+    *,
+    session: Session,
+    actor: str,
+    case_id: int,
+    found: list[dict[str, object]],
+    engine: str | None = None,
 ) -> SearchResult:
     """Record the contacts a search found: new people are identified; known ones are updated
-    (their times and measures) without losing where their follow-up stands."""
+    (their times and measures) without losing where their follow-up stands. The audit record
+    names the ``engine`` that searched, when given."""
     case = cases.get_or_raise(session=session, case_id=case_id)
     tz = get_settings().timezone
     known = {c.person_ref: c for c in list_(session=session, case_id=case.id)}
@@ -175,7 +215,8 @@ def store_found(
         action="exposure.search",
         entity="case",
         entity_id=case.id,
-        detail={"found": new + updated, "new": new, "updated": updated},
+        detail={"found": new + updated, "new": new, "updated": updated}
+        | ({} if engine is None else {"engine": engine}),
     )
     return SearchResult(found=new + updated, new=new, updated=updated)
 

@@ -56,10 +56,10 @@ from citytrace.disclosure.risk import (
 )
 from citytrace.disclosure.schemas import EntryEdit, parse_reasons
 from citytrace.errors import ConflictError, InputError, NotFoundError
-from citytrace.exposure import ExposureRule, RecordIndex, RecordStore, find_contacts
+from citytrace.exposure import ExposureRule, LiveIndex, RecordIndex, RecordStore, find_contacts
 from citytrace.investigation.models import Visit, VisitStatus
 
-Records: TypeAlias = RecordStore | RecordIndex | pa.Table
+Records: TypeAlias = RecordStore | RecordIndex | LiveIndex | pa.Table
 
 ENTITY = "disclosure_entry"
 LIVE = (EntryStatus.DRAFT, EntryStatus.APPROVED, EntryStatus.PUBLISHED)
@@ -584,7 +584,10 @@ def population_counts(
             }
         )
         rule = ExposureRule(distance_m=0.0, min_overlap_min=K_MIN_OVERLAP_MIN)
-        found = find_contacts(table, store, rule)
+        from citytrace.contacts.service import searchable
+
+        source = searchable(store) if isinstance(store, RecordStore) else store
+        found = find_contacts(table, source, rule)
         for entry_id in found.column("case_id").to_pylist():
             counts[int(entry_id)] = (counts.get(int(entry_id)) or 0) + 1
     return counts

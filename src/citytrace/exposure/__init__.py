@@ -10,6 +10,7 @@ force) behind :func:`find_contacts`, which all give the same answers.
 from citytrace.exposure.contacts import CONTACT_COLUMNS, Engine, find_contacts
 from citytrace.exposure.definition import TOLERANCE_M, CloseContactRule, ExposureRule
 from citytrace.exposure.index import RecordIndex
+from citytrace.exposure.live import LiveIndex, Refresh
 from citytrace.exposure.records import (
     KEYED_SCHEMA,
     RECORD_SCHEMA,
@@ -33,8 +34,10 @@ __all__ = [
     "DayStats",
     "Engine",
     "ExposureRule",
+    "LiveIndex",
     "RecordIndex",
     "RecordStore",
+    "Refresh",
     "find_contacts",
     "keyed_records",
     "normalise_records",

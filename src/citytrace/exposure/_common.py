@@ -196,6 +196,11 @@ def finish(
     )
 
 
+def raw_from_arrays(*columns: NDArray[np.generic] | pa.Array) -> pa.Table:
+    """Contacts per (case, person), one array a column of :data:`RAW_SCHEMA` in its order."""
+    return pa.table(dict(zip(RAW_SCHEMA.names, columns, strict=True)), schema=RAW_SCHEMA)
+
+
 def contacts_from_arrays(
     case_code: NDArray[np.int64],
     person: NDArray[np.int64],

@@ -351,6 +351,10 @@ def search_cases(
     class_row0: np.ndarray,
     class_row_at: np.ndarray,
     class_n_rows: np.ndarray,
+    cell_first_key: np.ndarray,
+    class_cell_at: np.ndarray,
+    class_col0: np.ndarray,
+    class_width: np.ndarray,
     r_lat: np.ndarray,
     r_lon: np.ndarray,
     r_radius: np.ndarray,
@@ -392,6 +396,11 @@ def search_cases(
     ``keys_u`` are the keys seen as uint64. A row directory finds a grid row's keys: for radius
     class ``c``, the rows ``class_row0[c] .. + class_n_rows[c] - 1`` have their first key at
     ``row_first_key[class_row_at[c] + row - class_row0[c]]`` (and their end at the next).
+    Where a class has a cell directory (``class_width[c] > 0``), the first key of the cell at
+    ``row, col`` is ``cell_first_key[class_cell_at[c] + (row - class_row0[c]) * class_width[c] +
+    col - class_col0[c]]``, for the columns ``class_col0[c] .. + class_width[c] - 1`` (the last
+    one past the class's last column with keys): a row's range of cells is two loads rather than
+    a search among the row's keys.
     ``classes`` are the radius classes present, with the longest record of each in
     ``class_duration_us``; ``level_duration_us`` is the longest record of each level
     (``class * n_durations + duration class``). ``r_person`` are dense person codes below the
@@ -451,6 +460,8 @@ def search_cases(
                 # The rows of the box that have keys, each a range of keys.
                 first_row = class_row0[c]
                 at = class_row_at[c] - first_row
+                width = class_width[c]
+                col0 = class_col0[c]
                 for row in range(
                     max(row0, first_row), min(row1, first_row + class_n_rows[c] - 1) + 1
                 ):
@@ -461,12 +472,21 @@ def search_cases(
                     for part in range(2):
                         c0 = a0 if part == 0 else b0
                         c1 = a1 if part == 0 else b1
-                        if c1 < c0:
-                            continue
-                        lo_key = base | ((row * ncol + c0) << _CELL_SHIFT)
-                        hi_key = base | ((row * ncol + c1) << _CELL_SHIFT) | _DURATION_MASK
-                        k0 = _lower_branchless(keys_u, row_lo, row_hi, np.uint64(lo_key))
-                        k1 = _gallop(keys, k0, row_hi, hi_key + 1)
+                        if width > 0:  # the cell directory: the range in two loads
+                            c0 = max(c0, col0)
+                            c1 = min(c1, col0 + width - 2)
+                            if c1 < c0:
+                                continue
+                            cell_at = class_cell_at[c] + (row - first_row) * width - col0
+                            k0 = cell_first_key[cell_at + c0]
+                            k1 = cell_first_key[cell_at + c1 + 1]
+                        else:
+                            if c1 < c0:
+                                continue
+                            lo_key = base | ((row * ncol + c0) << _CELL_SHIFT)
+                            hi_key = base | ((row * ncol + c1) << _CELL_SHIFT) | _DURATION_MASK
+                            k0 = _lower_branchless(keys_u, row_lo, row_hi, np.uint64(lo_key))
+                            k1 = _gallop(keys, k0, row_hi, hi_key + 1)
                         for k in range(k0, k1):
                             level = level0 + (keys[k] & _DURATION_MASK)
                             lo_t = vs + overlap_us - level_duration_us[level]

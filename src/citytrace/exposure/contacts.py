@@ -22,6 +22,7 @@ from citytrace.exposure._common import (
 from citytrace.exposure.brute import search_brute
 from citytrace.exposure.definition import ExposureRule
 from citytrace.exposure.index import RecordIndex
+from citytrace.exposure.live import LiveIndex
 from citytrace.exposure.sql import search_duckdb, visit_keys, visits_table
 from citytrace.exposure.store import RecordStore
 from citytrace.exposure.visits import CaseVisits, check_visits
@@ -35,13 +36,13 @@ class Engine(StrEnum):
     DUCKDB = "duckdb"  # SQL over the store's Parquet files (or a table) in DuckDB
     POSTGRES = "postgres"  # the same SQL on PostgreSQL, records copied into a temporary table
     SPARK = "spark"  # the same SQL on Apache Spark (CITYTRACE_SPARK_MASTER), for a nation's data
-    INDEX = "index"  # an in-memory index (build once with RecordIndex.build, search many times)
+    INDEX = "index"  # in memory: a RecordIndex (built once, searched many times) or a LiveIndex
     BRUTE = "brute"  # every pair: the reference, for small inputs
 
 
 def _engine(engine: str | None, records: object) -> Engine:
     if engine is None:
-        return Engine.INDEX if isinstance(records, RecordIndex) else Engine.DUCKDB
+        return Engine.INDEX if isinstance(records, RecordIndex | LiveIndex) else Engine.DUCKDB
     try:
         chosen = Engine(engine)
     except ValueError:
@@ -49,14 +50,16 @@ def _engine(engine: str | None, records: object) -> Engine:
         raise InputError(
             f"unknown engine {engine!r}: use one of {names}", location="engine"
         ) from None
-    if isinstance(records, RecordIndex) and chosen is not Engine.INDEX:
-        raise InputError("a RecordIndex is searched by the index engine", location="engine")
+    if isinstance(records, RecordIndex | LiveIndex) and chosen is not Engine.INDEX:
+        raise InputError(
+            f"a {type(records).__name__} is searched by the index engine", location="engine"
+        )
     return chosen
 
 
 def find_contacts(
     visits: pa.Table,
-    records: RecordStore | RecordIndex | pa.Table,
+    records: RecordStore | RecordIndex | LiveIndex | pa.Table,
     rule: ExposureRule | None = None,
     *,
     engine: str | None = None,
@@ -73,7 +76,8 @@ def find_contacts(
         optionally ``radius_m`` and ``person_id`` (the case's own person, never its own contact).
     records
         The city's records: a :class:`~citytrace.exposure.store.RecordStore`, a built
-        :class:`~citytrace.exposure.index.RecordIndex`, or a table of records as
+        :class:`~citytrace.exposure.index.RecordIndex`, a
+        :class:`~citytrace.exposure.live.LiveIndex` of a store, or a table of records as
         :func:`~citytrace.exposure.records.normalise_records` takes them.
     rule
         Distance, overlap and close-contact rule (default :class:`ExposureRule`: 20 m, 15 min).
@@ -111,14 +115,14 @@ def find_contacts(
     if chosen is Engine.POSTGRES and not database_url:
         raise InputError("engine postgres needs a database URL", location="database_url")
     checked = check_visits(visits, exclude_person_ids=exclude_person_ids, rows=visit_rows)
-    if isinstance(records, RecordIndex):
+    if isinstance(records, RecordIndex | LiveIndex):
         return finish(records.search(checked, rule), checked, records.person_ids, presorted=True)
     if isinstance(records, RecordStore):
         return _search_store(checked, records, rule, chosen, database_url)
     if isinstance(records, pa.Table):
         return _search_table(checked, prepare_table(records), rule, chosen, database_url)
     raise InputError(
-        "records must be a RecordStore, a RecordIndex or a pyarrow.Table, "
+        "records must be a RecordStore, a RecordIndex, a LiveIndex or a pyarrow.Table, "
         f"not {type(records).__name__}"
     )
 

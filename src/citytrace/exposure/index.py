@@ -45,11 +45,11 @@ from citytrace.errors import InputError
 from citytrace.exposure import _kernels, grid
 from citytrace.exposure._checks import UTC_US
 from citytrace.exposure._common import (
-    RAW_SCHEMA,
     PreparedRecords,
     contacts_from_arrays,
     own_persons,
     prepare_table,
+    raw_from_arrays,
 )
 from citytrace.exposure.definition import TOLERANCE_M, ExposureRule
 from citytrace.exposure.store import RecordStore
@@ -129,6 +129,7 @@ class RecordIndex:
         self._code_of = _code_lookup(ids)
         self._keys_u = arrays.keys.view(np.uint64)  # keys are below 2**46
         self._rows = _row_directory(arrays.keys)
+        self._cells = _cell_directory(arrays.keys, self._rows, _cell_budget(arrays))
         self._scratch: list[_kernels.Scratch] = []  # free working arrays of searches
         self._names: dict[int, str] = {}  # kinds' names by bit mask
         # With a few kinds, the names of every bit mask, to be taken by mask.
@@ -155,7 +156,8 @@ class RecordIndex:
         """Memory held by the index's arrays."""
         arrays = sum(int(getattr(self._a, f.name).nbytes) for f in fields(self._a))
         lookup = 0 if self._code_of is None else int(self._code_of.nbytes)
-        return arrays + sum(int(r.nbytes) for r in self._rows) + lookup + int(self._ids.nbytes)
+        directories = sum(int(r.nbytes) for r in (*self._rows, *self._cells))
+        return arrays + directories + lookup + int(self._ids.nbytes)
 
     @classmethod
     def build(
@@ -220,23 +222,8 @@ class RecordIndex:
 
     def search(self, visits: CaseVisits, rule: ExposureRule) -> pa.Table:
         """Contacts per (case, person) in the engines' raw schema, sorted (checked visits in)."""
-        case_code, person, first, last, overlap, dist, kinds, count, close = self._find(
-            visits, rule
-        )
-        return pa.table(
-            {
-                "case_code": case_code,
-                "person_id": person,
-                "first_us": first,
-                "last_us": last,
-                "max_overlap_us": overlap,
-                "min_distance_m": dist,
-                "evidence_kinds": self._evidence(kinds),
-                "n_contacts": count,
-                "close": close,
-            },
-            schema=RAW_SCHEMA,
-        )
+        found = self._find(visits, rule)
+        return raw_from_arrays(*found[:6], self._evidence(found[6]), *found[7:])
 
     def warm_up(self) -> None:
         """Compile the search now (or load it from numba's cache) rather than at the first query."""
@@ -297,6 +284,7 @@ class RecordIndex:
         visit_offsets = np.searchsorted(codes, np.arange(n_cases + 1))
         close = rule.close
         rows = self._rows
+        cells = self._cells
 
         def run(
             parts: list[tuple[int, int]], indices: Iterator[int], found: list[_Found | None]
@@ -338,6 +326,10 @@ class RecordIndex:
                         rows.class_row0,
                         rows.class_row_at,
                         rows.class_n_rows,
+                        cells.first_key,
+                        cells.class_at,
+                        cells.class_col0,
+                        cells.class_width,
                         a.latitude,
                         a.longitude,
                         a.radius_m,
@@ -488,6 +480,15 @@ class _Rows(NamedTuple):
     class_n_rows: NDArray[np.int64]
 
 
+def _class_ranges(keys: NDArray[np.int64]) -> Iterator[tuple[int, int, int]]:
+    """Each radius class with keys, and where its keys begin and end."""
+    for c in range(_CLASS_RADIUS.size):
+        lo = int(np.searchsorted(keys, c << 43))
+        hi = int(np.searchsorted(keys, (c + 1) << 43))
+        if hi > lo:
+            yield c, lo, hi
+
+
 def _row_directory(keys: NDArray[np.int64]) -> _Rows:
     """Where each grid row's keys begin, for the search (see ``_kernels.search_cases``): the
     first key of each row from the first to the last row with keys of each radius class (and the
@@ -498,11 +499,7 @@ def _row_directory(keys: NDArray[np.int64]) -> _Rows:
     n_rows = np.zeros(n_classes, np.int64)
     parts = []
     at = 0
-    for c in range(n_classes):
-        lo = int(np.searchsorted(keys, c << 43))
-        hi = int(np.searchsorted(keys, (c + 1) << 43))
-        if hi == lo:
-            continue
+    for c, lo, hi in _class_ranges(keys):
         rows = ((keys[lo:hi] >> 3) & ((1 << 40) - 1)) // np.int64(_N_COLS[c])
         first, last = int(rows[0]), int(rows[-1])
         parts.append(lo + np.searchsorted(rows, np.arange(first, last + 2)))
@@ -510,6 +507,52 @@ def _row_directory(keys: NDArray[np.int64]) -> _Rows:
         at += last - first + 2
     first_key = np.concatenate(parts) if parts else np.zeros(1, np.int64)
     return _Rows(first_key.astype(np.int64), row0, row_at, n_rows)
+
+
+class _Cells(NamedTuple):
+    """The first key of each grid cell of the classes that have a cell directory (see
+    ``_kernels.search_cases``)."""
+
+    first_key: NDArray[np.signedinteger]  # int32 while the keys are fewer than 2**31
+    class_at: NDArray[np.int64]
+    class_col0: NDArray[np.int64]
+    class_width: NDArray[np.int64]  # 0: no directory for the class (its rows are searched)
+
+
+def _cell_budget(arrays: _Arrays) -> int:
+    """Entries the cell directories may take: as many as the index has bytes over 32 (at most an
+    eighth of its memory), and at least 4 million, so a city's directory is kept and a nation's
+    sparse grid is not."""
+    held = sum(int(getattr(arrays, f.name).nbytes) for f in fields(arrays))
+    return max(4_000_000, held // 32)
+
+
+def _cell_directory(keys: NDArray[np.int64], rows: _Rows, budget: int) -> _Cells:
+    """For each radius class whose box of rows and columns with keys fits the budget (classes
+    in order), the first key of every cell of that box, and of the cell after its last column."""
+    n_classes = _CLASS_RADIUS.size
+    at = np.zeros(n_classes, np.int64)
+    col0 = np.zeros(n_classes, np.int64)
+    width = np.zeros(n_classes, np.int64)
+    parts = []
+    size = 0
+    kind = np.int32 if keys.size < 2**31 else np.int64  # key numbers: half the memory when fit
+    for c, lo, hi in _class_ranges(keys):
+        n_cols = np.int64(_N_COLS[c])
+        cols = ((keys[lo:hi] >> 3) & ((1 << 40) - 1)) % n_cols
+        first, last = int(cols.min()), int(cols.max())
+        n_rows = int(rows.class_n_rows[c])
+        cells = n_rows * (last - first + 2)
+        if size + cells > budget:
+            continue
+        row = rows.class_row0[c] + np.arange(n_rows, dtype=np.int64)
+        col = np.arange(first, last + 2, dtype=np.int64)
+        wanted = (np.int64(c) << 43) | ((row[:, None] * n_cols + col[None, :]).ravel() << 3)
+        parts.append(np.searchsorted(keys, wanted).astype(kind))
+        at[c], col0[c], width[c] = size, first, last - first + 2
+        size += cells
+    first_key: NDArray[np.signedinteger] = np.concatenate(parts) if parts else np.zeros(1, kind)
+    return _Cells(first_key, at, col0, width)
 
 
 def _composite(level: NDArray[np.int64], cell: NDArray[np.int64]) -> NDArray[np.int64]:

@@ -1,0 +1,205 @@
+"""LiveIndex: one index a day of a store, following appends, replacements and deletions."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from citytrace.errors import InputError
+from citytrace.exposure import (
+    ExposureRule,
+    LiveIndex,
+    RecordIndex,
+    RecordStore,
+    find_contacts,
+    records_from_visits,
+)
+from citytrace.synth import SynthConfig, generate
+from tests.exposure.scenes import cases_of
+from tests.exposure.test_contacts import assert_same
+
+UTC_US = pa.timestamp("us", tz="UTC")
+LAT, LON = 37.5665, 126.9780
+DAY1 = datetime(2020, 3, 2, 9, tzinfo=UTC)
+
+
+def records(person: list[int], start: datetime, minutes: int = 60, kind: str = "visit") -> pa.Table:
+    n = len(person)
+    return pa.table(
+        {
+            "person_id": pa.array(person, pa.int64()),
+            "latitude": [LAT] * n,
+            "longitude": [LON] * n,
+            "started_at": pa.array([start] * n, UTC_US),
+            "finished_at": pa.array([start + timedelta(minutes=minutes)] * n, UTC_US),
+            "kind": [kind] * n,
+        }
+    )
+
+
+def case(*starts: datetime, minutes: int = 60) -> pa.Table:
+    return pa.table(
+        {
+            "case_id": pa.array([7] * len(starts), pa.int64()),
+            "latitude": [LAT] * len(starts),
+            "longitude": [LON] * len(starts),
+            "started_at": pa.array(list(starts), UTC_US),
+            "finished_at": pa.array([s + timedelta(minutes=minutes) for s in starts], UTC_US),
+        }
+    )
+
+
+def people(table: pa.Table) -> list[int]:
+    return [int(p) for p in table.column("person_id").to_pylist()]
+
+
+class TestLiveIndex:
+    def test_follows_appends_replacements_and_deletions(self, tmp_path: Path) -> None:
+        store = RecordStore(tmp_path / "s", timezone="UTC")
+        store.append_day(records([1, 2], DAY1))
+        live = LiveIndex.open(store)
+        assert live.days == [date(2020, 3, 2)] and live.num_records == 2 and live.is_current()
+        visits = case(DAY1, DAY1 + timedelta(days=1))
+
+        store.append_day(records([3], DAY1 + timedelta(days=1), kind="card"))
+        assert not live.is_current()
+        assert people(live.query(visits)) == [1, 2]  # the days of before, until a refresh
+        done = live.refresh(compact=False)
+        assert done.added == (date(2020, 3, 3),) and not done.reindexed and not done.dropped
+        assert done.segments == 2 and live.segments == 2  # the new day searchable on its own
+        assert live.is_current() and live.kinds == ["card", "visit"]
+        assert people(live.query(visits)) == [1, 2, 3]
+        done = live.refresh()  # nothing changed: the segments are compacted
+        assert not done.changed and live.segments == 1 and people(live.query(visits)) == [1, 2, 3]
+
+        store.append_day(records([4], DAY1), day=date(2020, 3, 2), replace=True)
+        done = live.refresh()
+        # The day replaced shared a segment with the other: both are indexed again.
+        assert done.reindexed == (date(2020, 3, 2), date(2020, 3, 3)) and not done.added
+        assert done.segments == 1 and people(live.query(visits)) == [3, 4]
+
+        store.delete_day(date(2020, 3, 3))  # retention: its records are never found again
+        done = live.refresh()
+        assert done.dropped == (date(2020, 3, 3),) and done.reindexed == (date(2020, 3, 2),)
+        assert live.days == [date(2020, 3, 2)] and people(live.query(visits)) == [4]
+        assert not live.refresh().changed
+
+    def test_contacts_over_several_days_fold_per_person(self, tmp_path: Path) -> None:
+        """A person met on two days is one contact: earliest first, latest last, pairs summed,
+        kinds of both days, close if either day was."""
+        store = RecordStore(tmp_path / "s", timezone="UTC")
+        store.append_day(records([1, 2], DAY1, minutes=20, kind="visit"))
+        store.append_day(records([1], DAY1 + timedelta(days=1), minutes=90, kind="card"))
+        visits = case(DAY1, DAY1 + timedelta(days=1), minutes=120)
+        live = LiveIndex.open(store)
+        got = live.query(visits)
+        one = got.filter(pc.equal(got.column("person_id"), 1)).to_pylist()[0]
+        assert one["first_contact_at"] == DAY1
+        assert one["last_contact_at"] == DAY1 + timedelta(days=1, minutes=90)
+        assert one["n_contacts"] == 2 and one["max_overlap_min"] == 90.0
+        assert one["evidence_kinds"] == "card,visit" and one["risk_class"] == "close"
+        assert_same(find_contacts(visits, store, engine="brute"), got, "live")
+        assert_same(find_contacts(visits, RecordIndex.build(store)), got, "live")
+
+    def test_a_search_reads_only_the_segments_its_visits_touch(self, tmp_path: Path) -> None:
+        store = RecordStore(tmp_path / "s", timezone="UTC")
+        live = LiveIndex(store)
+        for d in range(5):
+            store.append_day(records([10 + d], DAY1 + timedelta(days=d)))
+            live.refresh(compact=False)
+        assert live.segments == 5
+        touched: list[list[date]] = []
+        for segment in live._state.segments:
+            search = segment.index._find
+
+            def spy(visits, rule, days=tuple(segment.days), search=search):  # type: ignore[no-untyped-def]
+                touched.append(list(days))
+                return search(visits, rule)
+
+            object.__setattr__(segment.index, "_find", spy)
+        assert people(live.query(case(DAY1 + timedelta(days=2)))) == [12]
+        assert touched == [[date(2020, 3, 4)]]
+        # Several segments, folded: the same as one.
+        every = case(*(DAY1 + timedelta(days=d) for d in range(5)))
+        assert people(live.query(every)) == [10, 11, 12, 13, 14]
+        assert_same(find_contacts(every, RecordIndex.build(store)), live.query(every), "live")
+
+    def test_synthetic_city_equals_one_index(self, tmp_path: Path) -> None:
+        """Over a synthetic city of 4 days, one index a day gives one index's contacts."""
+        city = generate(SynthConfig(n_people=400, n_days=4, seed=5, fixes_for=0))
+        store = RecordStore(tmp_path / "s")
+        visits_all = city.visits
+        table = records_from_visits(visits_all)
+        seoul = ZoneInfo(store.timezone)
+        day = pa.array(
+            [t.astimezone(seoul).date().isoformat() for t in table.column("started_at").to_pylist()]
+        )
+        for value in pc.unique(day).to_pylist():
+            store.append_day(table.filter(pc.equal(day, value)), day=date.fromisoformat(value))
+        own = visits_all.filter(pc.is_in(visits_all.column("person_id"), pa.array([3, 4, 5])))
+        visits = cases_of(own)
+        live = LiveIndex.open(store)
+        assert len(live.days) >= 4 and live.num_records == store.num_rows
+        rule = ExposureRule(distance_m=50, min_overlap_min=15)
+        expected = find_contacts(visits, RecordIndex.build(store), rule)
+        assert expected.num_rows > 0
+        assert_same(expected, find_contacts(visits, live, rule), "live")
+        assert_same(expected, find_contacts(visits, store, rule), "duckdb")
+
+    def test_a_bad_day_file_is_named_and_the_days_before_stay(self, tmp_path: Path) -> None:
+        store = RecordStore(tmp_path / "s", timezone="UTC")
+        store.append_day(records([1], DAY1))
+        live = LiveIndex.open(store)
+        bad = store.day_path(date(2020, 3, 5))
+        bad.write_bytes(b"not parquet")
+        with pytest.raises(InputError, match=r"2020-03-05\.parquet"):
+            live.refresh()
+        assert live.days == [date(2020, 3, 2)] and people(live.query(case(DAY1))) == [1]
+        assert not live.is_current()
+        bad.unlink()
+        assert live.is_current()
+
+    def test_refresh_in_background_while_searching(self, tmp_path: Path) -> None:
+        store = RecordStore(tmp_path / "s", timezone="UTC")
+        store.append_day(records([1], DAY1))
+        live = LiveIndex(store)
+        assert live.days == [] and people(live.query(case(DAY1))) == []
+        assert live.refresh_in_background()
+        live.wait(60)
+        assert live.is_current() and people(live.query(case(DAY1))) == [1]
+        # Searches go on while days are indexed: each sees the days before or after a refresh.
+        stop = threading.Event()
+        seen: set[tuple[int, ...]] = set()
+        errors: list[BaseException] = []
+
+        def search() -> None:
+            try:
+                while not stop.is_set():
+                    seen.add(tuple(people(live.query(case(DAY1, DAY1 + timedelta(days=1))))))
+            except BaseException as exc:  # the test reports it
+                errors.append(exc)
+
+        worker = threading.Thread(target=search)
+        worker.start()
+        try:
+            store.append_day(records([2], DAY1 + timedelta(days=1)))
+            live.refresh()
+        finally:
+            stop.set()
+            worker.join(60)
+        assert not errors
+        assert seen <= {(1,), (1, 2)} and people(
+            live.query(case(DAY1, DAY1 + timedelta(days=1)))
+        ) == [1, 2]
+
+    def test_an_index_engine_only(self, tmp_path: Path) -> None:
+        store = RecordStore(tmp_path / "s", timezone="UTC")
+        store.append_day(records([1], DAY1))
+        with pytest.raises(InputError, match="LiveIndex is searched by the index engine"):
+            find_contacts(case(DAY1), LiveIndex.open(store), engine="duckdb")
