@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from citytrace.api.deps import SessionDep
+from citytrace.api.deps import SessionDep, UnitOfWorkRoute
 from citytrace.audit import service
 from citytrace.audit.schemas import AuditEventOut, AuditPageOut, ChainCheckOut
 from citytrace.auth.dependencies import client_address, require
 from citytrace.auth.permissions import Permission, Principal
 
-router = APIRouter(prefix="/api/audit", tags=["audit"])
+router = APIRouter(prefix="/api/audit", tags=["audit"], route_class=UnitOfWorkRoute)
 
 # Every route here declares ``audit:read`` (granted to administrators only, see
 # citytrace.auth.permissions.ROLE_PERMISSIONS); looking at the log is itself audited.

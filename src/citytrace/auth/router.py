@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from citytrace.api.deps import RecordId, SessionDep
+from citytrace.api.deps import RecordId, SessionDep, UnitOfWorkRoute
 from citytrace.auth import service
 from citytrace.auth.dependencies import (
     SESSION_COOKIE,
@@ -32,8 +32,8 @@ from citytrace.auth.schemas import (
 )
 from citytrace.config import get_settings
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
-users_router = APIRouter(prefix="/api/users", tags=["users"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=UnitOfWorkRoute)
+users_router = APIRouter(prefix="/api/users", tags=["users"], route_class=UnitOfWorkRoute)
 
 Me = Annotated[Principal, Depends(require(Permission.SELF))]
 Admin = Annotated[Principal, Depends(require(Permission.USER_ADMIN))]

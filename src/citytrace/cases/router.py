@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import BaseModel
 
-from citytrace.api.deps import ActorDep, SessionDep
+from citytrace.api.deps import ActorDep, SessionDep, UnitOfWorkRoute
 from citytrace.auth.dependencies import case_for, check_district, district_filter, require
 from citytrace.auth.models import Role
 from citytrace.auth.permissions import Permission, Principal
@@ -22,7 +22,7 @@ from citytrace.evidence import service as evidence
 from citytrace.evidence.readers import EvidenceKind
 from citytrace.investigation import service as investigation
 
-router = APIRouter(prefix="/api/cases", tags=["cases"])
+router = APIRouter(prefix="/api/cases", tags=["cases"], route_class=UnitOfWorkRoute)
 
 CaseReader = Annotated[Case, Depends(case_for(Permission.CASE_READ))]
 CaseWriter = Annotated[Case, Depends(case_for(Permission.CASE_WRITE))]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from citytrace.api.deps import ActorDep, SessionDep
+from citytrace.api.deps import ActorDep, SessionDep, UnitOfWorkRoute
 from citytrace.auth.dependencies import case_for, contact_for
 from citytrace.auth.permissions import Permission
 from citytrace.cases.models import Case
@@ -14,7 +14,7 @@ from citytrace.contacts import service
 from citytrace.contacts.models import Contact, ContactState
 from citytrace.contacts.schemas import ContactOut, SearchIn, SearchOut, TransitionIn
 
-router = APIRouter(tags=["contacts"])
+router = APIRouter(tags=["contacts"], route_class=UnitOfWorkRoute)
 
 
 @router.post("/api/cases/{case_id}/contacts/search")

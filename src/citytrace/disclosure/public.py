@@ -32,7 +32,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from citytrace.api.deps import SessionDep
+from citytrace.api.deps import SessionDep, UnitOfWorkRoute
 from citytrace.auth.dependencies import (
     PermissionDependency,
     client_address,
@@ -57,7 +57,7 @@ __all__ = [
     "router",
 ]
 
-router = APIRouter()
+router = APIRouter(route_class=UnitOfWorkRoute)
 log = logging.getLogger(__name__)
 
 FEED_PATHS: dict[str, str] = {f"/api/public/places.{fmt}": fmt for fmt in feed.FORMATS}

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from citytrace.api.deps import ActorDep, RecordId, SessionDep
+from citytrace.api.deps import ActorDep, RecordId, SessionDep, UnitOfWorkRoute
 from citytrace.auth.dependencies import case_for, check_district, district_filter, require
 from citytrace.auth.permissions import Permission, Principal
 from citytrace.cases import service as cases
@@ -40,8 +40,8 @@ from citytrace.disclosure.schemas import (
 from citytrace.errors import CitytraceError, InputError, from_validation
 from citytrace.web.pages import redirect, render
 
-router = APIRouter(tags=["disclosure"])
-pages = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["disclosure"], route_class=UnitOfWorkRoute)
+pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 
 def _entry_for(permission: Permission) -> Callable[..., DisclosureEntry]:

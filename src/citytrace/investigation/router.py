@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from citytrace.api.deps import ActorDep, SessionDep
+from citytrace.api.deps import ActorDep, SessionDep, UnitOfWorkRoute
 from citytrace.auth.dependencies import case_for, visit_for
 from citytrace.auth.permissions import Permission
 from citytrace.cases.models import Case
@@ -14,7 +14,7 @@ from citytrace.investigation import service
 from citytrace.investigation.models import Visit
 from citytrace.investigation.schemas import RebuildOut, ReviewAction, VisitEdit, VisitOut
 
-router = APIRouter(tags=["route"])
+router = APIRouter(tags=["route"], route_class=UnitOfWorkRoute)
 
 ReviewedVisit = Annotated[Visit, Depends(visit_for(Permission.ROUTE_REVIEW))]
 

@@ -31,7 +31,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from citytrace.api.deps import RecordId, SessionDep
+from citytrace.api.deps import RecordId, SessionDep, UnitOfWorkRoute
 from citytrace.audit import service as audit
 from citytrace.auth.dependencies import deny, is_https, require
 from citytrace.auth.exceptions import PermissionDeniedError
@@ -64,7 +64,7 @@ from citytrace.security.keys import get_keyring
 from citytrace.web.i18n import LANGUAGES, negotiate
 from citytrace.web.pages import city, redirect, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 PUBLIC = [Depends(require(Permission.PUBLIC))]
 FORM_COOKIE = "citytrace_form"

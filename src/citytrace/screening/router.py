@@ -9,14 +9,13 @@ Administrators: the registry and its import, and the outbox.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from citytrace.api.deps import RecordId, SessionDep
+from citytrace.api.deps import RecordId, SessionDep, UnitOfWorkRoute
 from citytrace.auth.dependencies import require
 from citytrace.auth.permissions import Permission, Principal
 from citytrace.db import utcnow
@@ -66,7 +65,7 @@ from citytrace.screening.schemas import (
     WalkInIn,
 )
 
-router = APIRouter(prefix="/api/screening", tags=["screening"])
+router = APIRouter(prefix="/api/screening", tags=["screening"], route_class=UnitOfWorkRoute)
 
 Public = Depends(require(Permission.PUBLIC))
 Operator = Annotated[Clinic, Depends(clinic_for(Permission.CLINIC_OPERATE))]
@@ -81,32 +80,12 @@ ResultPrincipal = Annotated[Principal, Depends(require(Permission.RESULT_WRITE))
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
-T = TypeVar("T")
-
-
-def _commit(session: Session, answer: T) -> T:
-    """Commit the request's work now, once ``answer`` is built from it.
-
-    The request's session would also commit before the response is sent, but on another worker
-    thread: under concurrent bookings every worker thread can be waiting for the booking lock
-    while its holder waits for a thread to commit. Committing in the route's own thread keeps
-    the lock's holder from waiting (the concurrency test over a real server hangs without it).
-    """
-    session.commit()
-    return answer
-
-
 def clinic_out(clinic: Clinic) -> ClinicOut:
     return ClinicOut.model_validate(clinic)
 
 
 def booking_out(booking: Booking) -> BookingOut:
     return BookingOut.model_validate(booking)
-
-
-def _booking_changed(session: Session, booking: Booking) -> BookingOut:
-    """The booking as a change left it, committed (see :func:`_commit`)."""
-    return _commit(session, booking_out(booking))
 
 
 def _created(result: bookings.BookingResult) -> BookingCreated:
@@ -162,22 +141,19 @@ def list_clinics(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ClinicOut]:
     """Active clinics, by province and name."""
-    return _commit(
-        session,
-        [
-            clinic_out(c)
-            for c in clinics.list_(
-                session=session,
-                province=province,
-                district_code=district_code,
-                kind=kind,
-                active=True,
-                name_contains=q,
-                limit=limit,
-                offset=offset,
-            )
-        ],
-    )
+    return [
+        clinic_out(c)
+        for c in clinics.list_(
+            session=session,
+            province=province,
+            district_code=district_code,
+            kind=kind,
+            active=True,
+            name_contains=q,
+            limit=limit,
+            offset=offset,
+        )
+    ]
 
 
 @router.get("/clinics/nearest", dependencies=[Public])
@@ -192,33 +168,30 @@ def nearest_clinics(
 ) -> list[NearbyClinicOut]:
     """The nearest clinics to a point, with kind, whether open, current wait and next free
     slot. Distances to clinics placed by their district only are ``approximate``."""
-    return _commit(
-        session,
-        [
-            NearbyClinicOut(
-                clinic=clinic_out(n.clinic),
-                distance_m=n.distance_m,
-                approximate=n.approximate,
-                open_now=n.open_now,
-                current_wait_min=n.current_wait_min,
-                next_free_slot=n.next_free_slot,
-            )
-            for n in finder.nearest(
-                session=session,
-                latitude=latitude,
-                longitude=longitude,
-                limit=limit,
-                open_now=open_now,
-                kind=kind,
-                max_distance_m=max_distance_m,
-            )
-        ],
-    )
+    return [
+        NearbyClinicOut(
+            clinic=clinic_out(n.clinic),
+            distance_m=n.distance_m,
+            approximate=n.approximate,
+            open_now=n.open_now,
+            current_wait_min=n.current_wait_min,
+            next_free_slot=n.next_free_slot,
+        )
+        for n in finder.nearest(
+            session=session,
+            latitude=latitude,
+            longitude=longitude,
+            limit=limit,
+            open_now=open_now,
+            kind=kind,
+            max_distance_m=max_distance_m,
+        )
+    ]
 
 
 @router.get("/clinics/{clinic_id}", dependencies=[Public])
 def get_clinic(clinic_id: RecordId, session: SessionDep) -> ClinicOut:
-    return _commit(session, clinic_out(clinics.get_or_raise(session=session, clinic_id=clinic_id)))
+    return clinic_out(clinics.get_or_raise(session=session, clinic_id=clinic_id))
 
 
 @router.get("/clinics/{clinic_id}/slots", dependencies=[Public])
@@ -237,13 +210,10 @@ def list_slots(
         raise InputError(
             f"give a day within {bookings.BOOKING_HORIZON_DAYS} days from today", location="day"
         )
-    return _commit(
-        session,
-        [
-            SlotOut(starts_at=s.starts_at, ends_at=s.ends_at, free_units=s.free_units)
-            for s in bookings.free_slots(session=session, clinic=clinic, day=day, now=now)
-        ],
-    )
+    return [
+        SlotOut(starts_at=s.starts_at, ends_at=s.ends_at, free_units=s.free_units)
+        for s in bookings.free_slots(session=session, clinic=clinic, day=day, now=now)
+    ]
 
 
 # --- clinics (administrators) --------------------------------------------------------------
@@ -252,9 +222,7 @@ def list_slots(
 @router.post("/clinics", status_code=201)
 def create_clinic(data: ClinicCreate, session: SessionDep, principal: Admin) -> ClinicOut:
     """Register a clinic; unset service time, turnover and units take the kind's defaults."""
-    return _commit(
-        session, clinic_out(clinics.create(session=session, actor=principal.username, data=data))
-    )
+    return clinic_out(clinics.create(session=session, actor=principal.username, data=data))
 
 
 @router.patch("/clinics/{clinic_id}")
@@ -265,13 +233,8 @@ def update_clinic(
     principal: Admin,
 ) -> ClinicOut:
     """Change a clinic: hours, service time, turnover, units, position, or close it."""
-    return _commit(
-        session,
-        clinic_out(
-            clinics.update(
-                session=session, actor=principal.username, clinic_id=clinic.id, data=data
-            )
-        ),
+    return clinic_out(
+        clinics.update(session=session, actor=principal.username, clinic_id=clinic.id, data=data)
     )
 
 
@@ -350,7 +313,7 @@ def create_booking(
         day=data.day,
         idempotency_key=data.idempotency_key or idempotency_key,
     )
-    return _commit(session, _created(result))
+    return _created(result)
 
 
 @router.post("/my/booking", dependencies=[Public])
@@ -370,16 +333,13 @@ def my_booking(data: AccessIn, session: SessionDep) -> MyBookingOut:
         entity_id=booking.id,
         detail={"result": result is not None},
     )
-    return _commit(
-        session,
-        MyBookingOut(
-            booking=booking_out(booking),
-            clinic_name=clinic.name,
-            clinic_address=clinic.address,
-            checkin_payload=queue.checkin_payload(booking),
-            result=None if result is None else result.outcome,
-            result_reported_at=None if result is None else result.reported_at,
-        ),
+    return MyBookingOut(
+        booking=booking_out(booking),
+        clinic_name=clinic.name,
+        clinic_address=clinic.address,
+        checkin_payload=queue.checkin_payload(booking),
+        result=None if result is None else result.outcome,
+        result_reported_at=None if result is None else result.reported_at,
     )
 
 
@@ -387,9 +347,8 @@ def my_booking(data: AccessIn, session: SessionDep) -> MyBookingOut:
 def my_cancel(data: AccessIn, session: SessionDep) -> BookingOut:
     """Cancel one's own booking (reference and access code)."""
     booking = bookings.verify_access(session=session, reference=data.reference, code=data.code)
-    return _booking_changed(
-        session,
-        bookings.cancel(session=session, actor=bookings.CITIZEN, booking_id=booking.id),
+    return booking_out(
+        bookings.cancel(session=session, actor=bookings.CITIZEN, booking_id=booking.id)
     )
 
 
@@ -397,14 +356,13 @@ def my_cancel(data: AccessIn, session: SessionDep) -> BookingOut:
 def my_reschedule(data: RescheduleIn, session: SessionDep) -> BookingOut:
     """Move one's own booking to another slot of the same clinic."""
     booking = bookings.verify_access(session=session, reference=data.reference, code=data.code)
-    return _booking_changed(
-        session,
+    return booking_out(
         bookings.reschedule(
             session=session,
             actor=bookings.CITIZEN,
             booking_id=booking.id,
             starts_at=data.starts_at,
-        ),
+        )
     )
 
 
@@ -420,15 +378,12 @@ def list_bookings(
 ) -> list[BookingOut]:
     """The clinic's bookings of a day (today by default), by slot."""
     day = day or clinics.local_date(utcnow())
-    return _commit(
-        session,
-        [
-            booking_out(b)
-            for b in bookings.list_for_clinic(
-                session=session, clinic_id=clinic.id, day=day, status=status
-            )
-        ],
-    )
+    return [
+        booking_out(b)
+        for b in bookings.list_for_clinic(
+            session=session, clinic_id=clinic.id, day=day, status=status
+        )
+    ]
 
 
 @router.post("/clinics/{clinic_id}/walk-ins", status_code=201)
@@ -436,13 +391,10 @@ def walk_in(
     clinic: Operator, data: WalkInIn, session: SessionDep, principal: OperatorPrincipal
 ) -> BookingCreated:
     """Register someone without a booking; they join the queue at once."""
-    return _commit(
-        session,
-        _created(
-            bookings.walk_in(
-                session=session, actor=principal.username, clinic_id=clinic.id, person=data.person
-            )
-        ),
+    return _created(
+        bookings.walk_in(
+            session=session, actor=principal.username, clinic_id=clinic.id, person=data.person
+        )
     )
 
 
@@ -456,10 +408,7 @@ def get_booking_identity(
     booking: BookingOperator, session: SessionDep, principal: OperatorPrincipal
 ) -> PersonOut:
     """The booked person's name, phone and e-mail; every read is audited."""
-    return _commit(
-        session,
-        bookings.read_identity(session=session, actor=principal.username, booking_id=booking.id),
-    )
+    return bookings.read_identity(session=session, actor=principal.username, booking_id=booking.id)
 
 
 @router.get("/bookings/{booking_id}/qr.svg", response_class=Response)
@@ -474,9 +423,8 @@ def booking_qr(booking: BookingOperator) -> Response:
 def cancel_booking(
     booking: BookingOperator, session: SessionDep, principal: OperatorPrincipal
 ) -> BookingOut:
-    return _booking_changed(
-        session,
-        bookings.cancel(session=session, actor=principal.username, booking_id=booking.id),
+    return booking_out(
+        bookings.cancel(session=session, actor=principal.username, booking_id=booking.id)
     )
 
 
@@ -487,14 +435,13 @@ def reschedule_booking(
     session: SessionDep,
     principal: OperatorPrincipal,
 ) -> BookingOut:
-    return _booking_changed(
-        session,
+    return booking_out(
         bookings.reschedule(
             session=session,
             actor=principal.username,
             booking_id=booking.id,
             starts_at=data.starts_at,
-        ),
+        )
     )
 
 
@@ -502,9 +449,8 @@ def reschedule_booking(
 def no_show(
     booking: BookingOperator, session: SessionDep, principal: OperatorPrincipal
 ) -> BookingOut:
-    return _booking_changed(
-        session,
-        bookings.mark_no_show(session=session, actor=principal.username, booking_id=booking.id),
+    return booking_out(
+        bookings.mark_no_show(session=session, actor=principal.username, booking_id=booking.id)
     )
 
 
@@ -516,7 +462,7 @@ def new_access_code(
     code = bookings.new_access_code(
         session=session, actor=principal.username, booking_id=booking.id
     )
-    return _commit(session, {"reference": booking.reference, "access_code": code})
+    return {"reference": booking.reference, "access_code": code}
 
 
 # --- the queue -----------------------------------------------------------------------------
@@ -528,42 +474,39 @@ def check_in(
 ) -> QueueEntryOut:
     """Check in an arrival by the QR code of their booking (or its reference)."""
     entry = queue.check_in(session=session, actor=principal.username, clinic=clinic, code=data.code)
-    return _commit(session, _entry(entry))
+    return _entry(entry)
 
 
 @router.get("/clinics/{clinic_id}/queue")
 def live_queue(clinic: Operator, session: SessionDep) -> ClinicQueueOut:
     """Today's queue, lane by lane or booth by booth, with estimated waits."""
     state = queue.live_queue(session=session, clinic=clinic)
-    return _commit(
-        session,
-        ClinicQueueOut(
-            clinic_id=state.clinic_id,
-            service_date=state.service_date,
-            units=[
-                UnitQueueOut(
-                    unit_id=u.unit_id,
-                    number=u.number,
-                    label=u.label,
-                    in_service=(
-                        None
-                        if u.in_service is None or u.in_service_reference is None
-                        else _entry_out(u.in_service, u.in_service_reference)
-                    ),
-                    waiting=[
-                        _entry_out(w.entry, w.reference, w.slot_starts_at, w.estimated_wait_min)
-                        for w in u.waiting
-                    ],
-                    ready_at=u.ready_at,
-                    mean_service_min=u.mean_service_min,
-                    estimated_wait_min=u.estimated_wait_min,
-                )
-                for u in state.units
-            ],
-            estimated_wait_min=state.estimated_wait_min,
-            waiting=state.waiting,
-            done_today=state.done_today,
-        ),
+    return ClinicQueueOut(
+        clinic_id=state.clinic_id,
+        service_date=state.service_date,
+        units=[
+            UnitQueueOut(
+                unit_id=u.unit_id,
+                number=u.number,
+                label=u.label,
+                in_service=(
+                    None
+                    if u.in_service is None or u.in_service_reference is None
+                    else _entry_out(u.in_service, u.in_service_reference)
+                ),
+                waiting=[
+                    _entry_out(w.entry, w.reference, w.slot_starts_at, w.estimated_wait_min)
+                    for w in u.waiting
+                ],
+                ready_at=u.ready_at,
+                mean_service_min=u.mean_service_min,
+                estimated_wait_min=u.estimated_wait_min,
+            )
+            for u in state.units
+        ],
+        estimated_wait_min=state.estimated_wait_min,
+        waiting=state.waiting,
+        done_today=state.done_today,
     )
 
 
@@ -575,22 +518,18 @@ def call_next(
     entry = queue.call_next(
         session=session, actor=principal.username, clinic=clinic, unit_id=unit_id
     )
-    return _commit(session, None if entry is None else _entry(entry))
+    return None if entry is None else _entry(entry)
 
 
 @router.post("/queue/{queue_entry_id}/call")
 def call(entry: EntryOperator, session: SessionDep, principal: OperatorPrincipal) -> QueueEntryOut:
-    return _commit(
-        session, _entry(queue.call(session=session, actor=principal.username, entry_id=entry.id))
-    )
+    return _entry(queue.call(session=session, actor=principal.username, entry_id=entry.id))
 
 
 @router.post("/queue/{queue_entry_id}/leave")
 def leave(entry: EntryOperator, session: SessionDep, principal: OperatorPrincipal) -> QueueEntryOut:
     """Someone left without being tested (their booking becomes a no-show)."""
-    return _commit(
-        session, _entry(queue.leave(session=session, actor=principal.username, entry_id=entry.id))
-    )
+    return _entry(queue.leave(session=session, actor=principal.username, entry_id=entry.id))
 
 
 @router.post("/queue/{queue_entry_id}/sample", status_code=201)
@@ -598,11 +537,8 @@ def collect_sample(
     entry: EntryOperator, session: SessionDep, principal: OperatorPrincipal
 ) -> SampleOut:
     """Take the sample: labelled, the service ends and the booth's turnover begins."""
-    return _commit(
-        session,
-        SampleOut.model_validate(
-            samples.collect(session=session, actor=principal.username, entry_id=entry.id)
-        ),
+    return SampleOut.model_validate(
+        samples.collect(session=session, actor=principal.username, entry_id=entry.id)
     )
 
 
@@ -616,22 +552,17 @@ def list_samples(
     status: SampleStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[SampleOut]:
-    return _commit(
-        session,
-        [
-            SampleOut.model_validate(s)
-            for s in samples.list_(session=session, clinic_id=clinic.id, status=status, limit=limit)
-        ],
-    )
+    return [
+        SampleOut.model_validate(s)
+        for s in samples.list_(session=session, clinic_id=clinic.id, status=status, limit=limit)
+    ]
 
 
 @router.get("/samples/{sample_id}/label.svg", response_class=Response)
 def sample_label(sample: SampleOperator, session: SessionDep) -> Response:
     """The sample's printable label (QR code and text; no name)."""
     clinic = clinics.get_or_raise(session=session, clinic_id=sample.clinic_id)
-    return _commit(
-        session, Response(content=samples.label_svg(sample, clinic), media_type="image/svg+xml")
-    )
+    return Response(content=samples.label_svg(sample, clinic), media_type="image/svg+xml")
 
 
 @router.post("/clinics/{clinic_id}/samples/send")
@@ -639,19 +570,16 @@ def send_samples(
     clinic: Operator, data: SendIn, session: SessionDep, principal: OperatorPrincipal
 ) -> list[SampleOut]:
     """Samples leave for a lab (all or none)."""
-    return _commit(
-        session,
-        [
-            SampleOut.model_validate(s)
-            for s in samples.send(
-                session=session,
-                actor=principal.username,
-                labels=data.labels,
-                lab=data.lab,
-                clinic_id=clinic.id,
-            )
-        ],
-    )
+    return [
+        SampleOut.model_validate(s)
+        for s in samples.send(
+            session=session,
+            actor=principal.username,
+            labels=data.labels,
+            lab=data.lab,
+            clinic_id=clinic.id,
+        )
+    ]
 
 
 @router.post("/clinics/{clinic_id}/samples/receive")
@@ -659,15 +587,12 @@ def receive_samples(
     clinic: Operator, data: ReceiveIn, session: SessionDep, principal: OperatorPrincipal
 ) -> list[SampleOut]:
     """The lab received samples (all or none)."""
-    return _commit(
-        session,
-        [
-            SampleOut.model_validate(s)
-            for s in samples.receive(
-                session=session, actor=principal.username, labels=data.labels, clinic_id=clinic.id
-            )
-        ],
-    )
+    return [
+        SampleOut.model_validate(s)
+        for s in samples.receive(
+            session=session, actor=principal.username, labels=data.labels, clinic_id=clinic.id
+        )
+    ]
 
 
 @router.post("/samples/{sample_id}/result")
@@ -684,11 +609,8 @@ def enter_result(
         reported_at=data.reported_at,
     )
     out = ResultOut.model_validate(recorded.result).model_copy(update={"created": recorded.created})
-    return _commit(
-        session,
-        JSONResponse(
-            status_code=201 if recorded.created else 200, content=out.model_dump(mode="json")
-        ),
+    return JSONResponse(
+        status_code=201 if recorded.created else 200, content=out.model_dump(mode="json")
     )
 
 
@@ -750,21 +672,15 @@ def list_outbox(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[OutboxOut]:
     """Result notifications, newest first (no text, no address)."""
-    return _commit(
-        session,
-        [
-            OutboxOut.model_validate(m)
-            for m in outbox.list_(session=session, status=status, limit=limit)
-        ],
-    )
+    return [
+        OutboxOut.model_validate(m)
+        for m in outbox.list_(session=session, status=status, limit=limit)
+    ]
 
 
 @router.post("/outbox/{message_id}/retry")
 def retry_message(message_id: RecordId, session: SessionDep, principal: Admin) -> OutboxOut:
     """Put a failed notification back in the queue."""
-    return _commit(
-        session,
-        OutboxOut.model_validate(
-            outbox.retry(session=session, actor=principal.username, message_id=message_id)
-        ),
+    return OutboxOut.model_validate(
+        outbox.retry(session=session, actor=principal.username, message_id=message_id)
     )

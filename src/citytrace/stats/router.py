@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from citytrace.api.deps import SessionDep
+from citytrace.api.deps import SessionDep, UnitOfWorkRoute
 from citytrace.auth.dependencies import require
 from citytrace.auth.permissions import Permission, Principal
 from citytrace.stats import service
 from citytrace.stats.schemas import CaseCountOut
 
-router = APIRouter(prefix="/api/stats", tags=["stats"])
+router = APIRouter(prefix="/api/stats", tags=["stats"], route_class=UnitOfWorkRoute)
 
 
 @router.get("/cases")

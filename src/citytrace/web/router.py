@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from citytrace.api.deps import SessionDep
+from citytrace.api.deps import SessionDep, UnitOfWorkRoute
 from citytrace.auth import service as accounts
 from citytrace.auth.dependencies import (
     SESSION_COOKIE,
@@ -53,7 +53,7 @@ from citytrace.investigation.models import Visit
 from citytrace.investigation.schemas import ReviewAction, VisitEdit
 from citytrace.web.pages import city, redirect, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 LOGIN_COOKIE = "citytrace_login"
 """A random value the login form sends back, so that another site cannot sign a browser in."""
