@@ -62,6 +62,7 @@ _MAX_KINDS = 63  # kinds are folded as bits of an int64
 _VISITS_PER_THREAD = 256
 _PARTS = 8  # parts of a search among threads, per thread
 _LONG_SEARCH_S = 0.004  # a search this long (for one thread) takes the threads of a busy machine
+_CORES = os.cpu_count() or 1  # (asked once: the call takes microseconds)
 _ALL_NAMES_UP_TO = 10  # kinds: up to 1,024 names of bit masks made when the index is built
 
 
@@ -352,14 +353,14 @@ class RecordIndex:
         # when cores are idle, or for a long search. On a busy machine a thread waits for its
         # turn, which a search of a millisecond or two does not make up for; a long one does.
         many = visits.size >= _VISITS_PER_THREAD
-        if self.threads is not None:
-            threads = self.threads
+        if not many:
+            threads = 1
+        elif self.threads is not None:
+            threads = min(self.threads, n_cases)
         else:
-            cores = os.cpu_count() or 1
-            idle = cores - os.getloadavg()[0] + 1  # this thread's core too
+            idle = _CORES - os.getloadavg()[0] + 1  # this thread's core too
             long = visits.size * self._visit_s > _LONG_SEARCH_S
-            threads = cores if long else max(1, min(cores, round(idle)))
-        threads = min(threads, n_cases) if many else 1
+            threads = min(_CORES if long else max(1, min(_CORES, round(idle))), n_cases)
         started = time.perf_counter()
         parts = [(0, n_cases)] if threads == 1 else _split(visit_offsets, threads * _PARTS)
         results: list[_Found | None] = [None] * len(parts)
@@ -423,9 +424,7 @@ def _pool() -> ThreadPoolExecutor:
     if not _POOL:
         with _POOL_LOCK:
             if not _POOL:
-                _POOL.append(
-                    ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="citytrace-index")
-                )
+                _POOL.append(ThreadPoolExecutor(_CORES, thread_name_prefix="citytrace-index"))
     return _POOL[0]
 
 
