@@ -186,6 +186,8 @@ class LiveIndex:
             added = tuple(d for d in missing if d not in indexed)
             reindexed = tuple(d for d in missing if d in indexed)
             segments = kept
+            if len(kept) < len(before.segments):  # a day replaced or purged: never found again
+                self._swap(kept)
             if missing:
                 segment = self._index(missing)
                 segments = (*kept, segment) if segment is not None else kept
