@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     login_rate_per_client_per_min: int = Field(default=10, ge=1)
     login_rate_per_username_per_min: int = Field(default=5, ge=1)
     public_rate_per_client_per_min: int = Field(default=60, ge=1)
+    # Requests handled at once (citytrace.api.admission); the others wait their turn without
+    # holding a worker thread. None: all worker threads but 8 (32); a larger value is lowered
+    # to that, so that a request holding a database lock always finds a thread to finish.
+    max_concurrent_requests: int | None = Field(default=None, ge=1)
     # Shared rate-limit buckets for several service processes (redis://host:6379/0); unset: each
     # process limits on its own.
     redis_url: str | None = None

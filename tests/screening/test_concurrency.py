@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from citytrace.errors import ConflictError
 from citytrace.screening import booking
 from citytrace.screening.models import Booking, Clinic, SlotClaim
+from tests.live_server import serve
 from tests.scratch_db import scratch_engine
 from tests.screening.factories import NOW, make_clinic, person
 
@@ -170,10 +171,6 @@ def test_retries_of_one_request_book_once(scratch: Engine) -> None:
 @pytest.fixture
 def served(scratch: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The app on the scratch database, served by uvicorn on a loopback port."""
-    import time
-
-    import uvicorn
-
     from citytrace.api.app import create_app
     from citytrace.auth.ratelimit import RateLimits
     from citytrace.config import get_settings
@@ -188,21 +185,8 @@ def served(scratch: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         login_per_username_per_min=100_000,
         public_per_client_per_min=100_000,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", backlog=2048)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serve(app) as base_url:
+        yield base_url
 
 
 def test_a_thousand_requests_through_the_http_api(scratch: Engine, served: str) -> None:

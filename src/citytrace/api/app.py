@@ -35,6 +35,7 @@ def _refusal(request: Request, status: int, message: str, **extra: object) -> Re
 
 def create_app(engine: Engine | None = None) -> FastAPI:
     """The FastAPI app bound to ``engine`` (the configured database by default)."""
+    from citytrace.api.admission import AdmissionMiddleware
     from citytrace.api.headers import SecurityHeadersMiddleware
     from citytrace.audit.context import ClientAddressMiddleware
     from citytrace.audit.router import router as audit_router
@@ -90,6 +91,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         behind_proxy=settings.behind_proxy,
         docs_paths=frozenset({"/docs", "/docs/oauth2-redirect"}) if development else frozenset(),
     )
+    # At most so many requests at once past the feed's fast path; the others wait on the event
+    # loop, so that a request holding a database lock always finds a worker thread to finish.
+    app.add_middleware(AdmissionMiddleware, max_requests=settings.max_concurrent_requests)
     # The open-data feed from memory, outermost (it sets the same security headers itself).
     app.add_middleware(OpenDataFastPath)
 
