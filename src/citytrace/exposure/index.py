@@ -60,7 +60,8 @@ __all__ = ["RecordIndex"]
 _CLASS_RADIUS, _ROW_DEG, _COL_DEG, _N_ROWS, _N_COLS = grid.grid_arrays()
 _MAX_KINDS = 63  # kinds are folded as bits of an int64
 _VISITS_PER_THREAD = 256
-_PARTS = 8  # parts of a search among threads, per thread
+_PARTS = 8  # parts of a long search among threads, per thread
+_PART_S = 0.0005  # the least a part takes (one thread's seconds), as a search expects
 _LONG_SEARCH_S = 0.004  # a search this long (for one thread) takes the threads of a busy machine
 _CORES = os.cpu_count() or 1  # (asked once: the call takes microseconds)
 _ALL_NAMES_UP_TO = 10  # kinds: up to 1,024 names of bit masks made when the index is built
@@ -362,11 +363,16 @@ class RecordIndex:
             long = visits.size * self._visit_s > _LONG_SEARCH_S
             threads = min(_CORES if long else max(1, min(_CORES, round(idle))), n_cases)
         started = time.perf_counter()
-        parts = [(0, n_cases)] if threads == 1 else _split(visit_offsets, threads * _PARTS)
+        if threads == 1:
+            parts = [(0, n_cases)]
+        else:  # parts of at least _PART_S each (a part costs some 15 us), up to _PARTS a thread
+            expected = visits.size * self._visit_s
+            n_parts = min(threads * _PARTS, max(threads, int(expected / _PART_S)))
+            parts = _split(visit_offsets, n_parts)
         results: list[_Found | None] = [None] * len(parts)
-        # More parts than threads, taken in turn by the calling thread and the pool's: a thread
-        # that starts late (a busy machine) takes fewer parts, or none, and the others wait for
-        # it at most as long as it takes for the part it is on.
+        # More parts than threads (of a long search), taken in turn by the calling thread and the
+        # pool's: a thread that starts late (a busy machine) takes fewer parts, or none, and the
+        # others wait for it at most as long as it takes for the part it is on.
         taken = itertools.count()
         helpers = [_pool().submit(run, parts, taken, results) for _ in range(threads - 1)]
         run(parts, taken, results)
