@@ -453,6 +453,20 @@ class TestHttp:
         resp = public_client.get(FEED_PATHS_BY_FORMAT["geojson"], params={"since": since})
         assert resp.status_code == 422
         assert "since" in resp.text
+        assert resp.headers["access-control-allow-origin"] == "*"  # another site reads why
+
+    def test_a_limited_change_feed_tells_another_site_when_to_come_back(
+        self, public_app: FastAPI, public_client: TestClient, entries: list[DisclosureEntry]
+    ) -> None:
+        public_app.state.rate_limits = RateLimits(
+            login_per_client_per_min=1, login_per_username_per_min=1, public_per_client_per_min=1
+        )
+        since = {"since": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}
+        assert public_client.get(FEED_PATHS_BY_FORMAT["json"], params=since).status_code == 200
+        resp = public_client.get(FEED_PATHS_BY_FORMAT["json"], params=since)
+        assert resp.status_code == 429 and int(resp.headers["retry-after"]) >= 1
+        assert resp.headers["access-control-allow-origin"] == "*"
+        assert "Retry-After" in resp.headers["access-control-expose-headers"]
 
     def test_the_feed_has_no_per_client_limit(
         self, public_app: FastAPI, public_client: TestClient, entries: list[DisclosureEntry]

@@ -25,12 +25,19 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
 
 
 def _refusal(request: Request, status: int, message: str, **extra: object) -> Response:
-    """An error as JSON for the API, as a page (never with the message) for the workspace."""
+    """An error as JSON for the API, as a page (never with the message) for the workspace.
+
+    The open data's errors carry its CORS headers, so that another site's page reads them too
+    (a bad ``since``, a 429 with its ``Retry-After``), not only its successes."""
+    from citytrace.disclosure.public import CORS, OPEN_DATA_PREFIX
     from citytrace.web.pages import error_page, is_page
 
     if is_page(request):
         return error_page(request, status)
-    return _error(status, message, **extra)
+    response = _error(status, message, **extra)
+    if request.url.path.startswith(OPEN_DATA_PREFIX):
+        response.raw_headers.extend(CORS)
+    return response
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:

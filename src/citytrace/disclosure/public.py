@@ -63,14 +63,15 @@ log = logging.getLogger(__name__)
 FEED_PATHS: dict[str, str] = {f"/api/public/places.{fmt}": fmt for fmt in feed.FORMATS}
 OUTLINES_PATH = "/api/public/districts.geojson"
 PAGE_PATH = "/places"
-PUBLIC_PREFIXES = ("/api/public/", PAGE_PATH)
+OPEN_DATA_PREFIX = "/api/public/"
+PUBLIC_PREFIXES = (OPEN_DATA_PREFIX, PAGE_PATH)
 CHANGE_SETTLE_S = 60
 """The change feed's ``until`` stays this far behind the clock, so that a change committed by a
 transaction that began before a request is in the next answer (changes are idempotent: a
 consumer may see one twice, and misses none)."""
 CORS = (
     (b"access-control-allow-origin", b"*"),
-    (b"access-control-expose-headers", b"ETag, Last-Modified, Content-Length"),
+    (b"access-control-expose-headers", b"ETag, Last-Modified, Content-Length, Retry-After"),
 )
 PREFLIGHT = (
     *CORS,
