@@ -32,7 +32,7 @@ Tools:
 - ``citytrace-live``: :class:`citytrace.exposure.LiveIndex` as the service keeps it: all days but
   the last indexed as its load, then the last day appended to the store and indexed alone, and
   the queries run over the two segments (the time to append is reported below the table, against
-  indexing every day again, which is what the compaction into one segment then costs).
+  indexing every day again; the service then merges the two segments in the background).
 - ``citytrace-duckdb``: ``find_contacts(engine="duckdb")`` on the store's Parquet files (no load).
 - ``citytrace-postgres``: the same SQL on PostgreSQL, records copied into a table with a b-tree.
 - ``duckdb-interval``: a plain DuckDB join on interval overlap and a latitude/longitude box, in a
@@ -279,9 +279,9 @@ def load_citytrace_index(store_dir: Path, _: argparse.Namespace) -> ContactsFn:
 
 def load_citytrace_live(store_dir: Path, _: argparse.Namespace) -> ContactsFn:
     """The service's index: all days but the last indexed as one segment, then the last appended
-    to the store and indexed alone as a second segment, and searched so (the service then
-    compacts the two in the background, which costs what indexing every day again does). The
-    day files are hard links into a store of the worker's own."""
+    to the store and indexed alone as a second segment, and searched so (the service then merges
+    the two in the background). The day files are hard links into a store of the worker's
+    own."""
     from citytrace.exposure import LiveIndex, RecordStore
 
     source = RecordStore.open(store_dir)
@@ -888,12 +888,7 @@ def print_appends(results: list[Result]) -> None:
         whole = next(
             (x for x in results if x.label == r.label and x.tool == REFERENCE and x.report), None
         )
-        rebuild = (
-            f"; indexing every day again (the compaction, in the background): "
-            f"{ms(whole.report['load_s'])}"
-            if whole
-            else ""
-        )
+        rebuild = f"; indexing every day again: {ms(whole.report['load_s'])}" if whole else ""
         print(
             f"{r.label}: a day of {r.report['append_day_records']:,} records appended to the "
             f"live index, searchable in {ms(r.report['append_day_s'])}{rebuild}"

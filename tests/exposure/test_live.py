@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -53,6 +54,19 @@ def case(*starts: datetime, minutes: int = 60) -> pa.Table:
             "finished_at": pa.array([s + timedelta(minutes=minutes) for s in starts], UTC_US),
         }
     )
+
+
+def city_store(visits: pa.Table, root: Path) -> RecordStore:
+    """A store of a synthetic city's visits, a day file per local day."""
+    store = RecordStore(root)
+    table = records_from_visits(visits)
+    zone = ZoneInfo(store.timezone)
+    day = pa.array(
+        [t.astimezone(zone).date().isoformat() for t in table.column("started_at").to_pylist()]
+    )
+    for value in pc.unique(day).to_pylist():
+        store.append_day(table.filter(pc.equal(day, value)), day=date.fromisoformat(value))
+    return store
 
 
 def people(table: pa.Table) -> list[int]:
@@ -131,26 +145,39 @@ class TestLiveIndex:
         assert_same(find_contacts(every, RecordIndex.build(store)), live.query(every), "live")
 
     def test_synthetic_city_equals_one_index(self, tmp_path: Path) -> None:
-        """Over a synthetic city of 4 days, one index a day gives one index's contacts."""
+        """Over a synthetic city of 4 days, the live index (a day a segment, then merged) gives
+        one index's contacts."""
         city = generate(SynthConfig(n_people=400, n_days=4, seed=5, fixes_for=0))
-        store = RecordStore(tmp_path / "s")
-        visits_all = city.visits
-        table = records_from_visits(visits_all)
-        seoul = ZoneInfo(store.timezone)
-        day = pa.array(
-            [t.astimezone(seoul).date().isoformat() for t in table.column("started_at").to_pylist()]
-        )
-        for value in pc.unique(day).to_pylist():
-            store.append_day(table.filter(pc.equal(day, value)), day=date.fromisoformat(value))
-        own = visits_all.filter(pc.is_in(visits_all.column("person_id"), pa.array([3, 4, 5])))
+        store = city_store(city.visits, tmp_path / "s")
+        own = city.visits.filter(pc.is_in(city.visits.column("person_id"), pa.array([3, 4, 5])))
         visits = cases_of(own)
-        live = LiveIndex.open(store)
-        assert len(live.days) >= 4 and live.num_records == store.num_rows
+        live = LiveIndex(store)
+        for day in store.days():  # as the days came, one segment each
+            live._swap((*live._state.segments, live._index([day])))  # type: ignore[arg-type]
+        assert live.segments == len(store.days()) >= 4 and live.num_records == store.num_rows
         rule = ExposureRule(distance_m=50, min_overlap_min=15)
         expected = find_contacts(visits, RecordIndex.build(store), rule)
         assert expected.num_rows > 0
-        assert_same(expected, find_contacts(visits, live, rule), "live")
+        assert_same(expected, find_contacts(visits, live, rule), "live, a segment a day")
         assert_same(expected, find_contacts(visits, store, rule), "duckdb")
+        done = live.refresh()  # nothing changed: the segments are merged
+        assert not done.changed and live.segments == 1
+        assert_same(expected, find_contacts(visits, live, rule), "live, merged")
+
+    def test_merged_indexes_are_the_index_of_all_their_days(self, tmp_path: Path) -> None:
+        city = generate(SynthConfig(n_people=300, n_days=3, seed=9, fixes_for=0))
+        store = city_store(city.visits, tmp_path / "s")
+        whole = RecordIndex.build(store)
+        days = [RecordIndex.build(store, days=[d]) for d in reversed(store.days())]
+        merged = RecordIndex.merge(days)
+        assert merged.kinds == whole.kinds and merged.level_duration_us == whole.level_duration_us
+        for name in ("keys", "offsets", "started_us", "finished_us", "latitude", "longitude"):
+            np.testing.assert_array_equal(getattr(merged._a, name), getattr(whole._a, name))
+        np.testing.assert_array_equal(
+            merged._ids[merged._a.person], whole._ids[whole._a.person]
+        )  # the same person for every record, whatever the codes
+        np.testing.assert_array_equal(merged._a.kind, whole._a.kind)
+        assert RecordIndex.merge([]).num_records == 0
 
     def test_a_bad_day_file_is_named_and_the_days_before_stay(self, tmp_path: Path) -> None:
         store = RecordStore(tmp_path / "s", timezone="UTC")

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -201,6 +201,71 @@ class RecordIndex:
         started = time.perf_counter() if started is None else started
         arrays, ids, kinds, durations = _from_keyed(prepared)
         index = cls(arrays, ids, kinds, durations, time.perf_counter() - started)
+        index.warm_up()
+        return index
+
+    @classmethod
+    def merge(cls, indexes: Sequence[RecordIndex]) -> RecordIndex:
+        """One index of the records of several (of a store's days, integer person ids), made
+        from their sorted arrays without reading or sorting the records again: the indexes'
+        records, in the order of their first start, are merged by key (a stable sort of runs
+        already sorted) and the few keys whose starts then fall out of order (records of
+        different indexes overlapping in time) sorted again.
+
+        Raises
+        ------
+        InputError
+            An index with text person ids, or more than 63 kinds in all.
+        """
+        started = time.perf_counter()
+        if any(isinstance(i._ids, pa.Array) for i in indexes):
+            raise InputError("indexes with text person ids cannot be merged")
+        parts = sorted(
+            (i for i in indexes if i.num_records),
+            key=lambda i: int(i._a.started_us.min()),
+        )
+        kinds = sorted({k for i in parts for k in i.kinds})
+        if len(kinds) > _MAX_KINDS:
+            raise InputError(f"has {len(kinds)} kinds of record; the index takes at most 63")
+        ids = np.unique(np.concatenate([i._ids for i in parts])) if parts else np.empty(0, np.int64)
+
+        def merged(values: list[NDArray[np.generic]], order: NDArray[np.int64]) -> NDArray[Any]:
+            return np.concatenate(values)[order] if values else np.empty(0)
+
+        composite = np.concatenate(
+            [np.repeat(i._a.keys, np.diff(i._a.offsets)) for i in parts] or [np.empty(0, np.int64)]
+        )
+        order = np.argsort(composite, kind="stable")
+        keys, offsets = _kernels.key_offsets(composite[order])
+        del composite
+        started_us = merged([i._a.started_us for i in parts], order).astype(np.int64)
+        _kernels.sort_runs(offsets, started_us, order)
+        person = merged(
+            [np.searchsorted(ids, i._ids).astype(np.int32)[i._a.person] for i in parts], order
+        ).astype(np.int32)
+        kind = merged(
+            [np.array([kinds.index(k) for k in i.kinds], np.uint8)[i._a.kind] for i in parts],
+            order,
+        ).astype(np.uint8)
+        radius = merged([i._a.radius_m.astype(np.float64) for i in parts], order)
+        arrays = _Arrays(
+            keys=keys,
+            offsets=offsets,
+            key_first_start=started_us[offsets[:-1]],
+            key_last_start=started_us[offsets[1:] - 1],
+            latitude=merged([i._a.latitude for i in parts], order).astype(np.float64),
+            longitude=merged([i._a.longitude for i in parts], order).astype(np.float64),
+            radius_m=_radius(radius.astype(np.float64)),
+            started_us=started_us,
+            finished_us=merged([i._a.finished_us for i in parts], order).astype(np.int64),
+            person=person,
+            kind=kind,
+        )
+        durations: dict[int, int] = {}
+        for i in parts:
+            for level, duration in i.level_duration_us.items():
+                durations[level] = max(durations.get(level, 0), duration)
+        index = cls(arrays, ids.astype(np.int64), kinds, durations, time.perf_counter() - started)
         index.warm_up()
         return index
 
