@@ -430,10 +430,9 @@ class RecordIndex:
         started = time.perf_counter()
         if threads == 1:
             parts = [(0, n_cases)]
-        else:  # parts of at least _PART_S each (a part costs some 15 us), up to _PARTS a thread
-            expected = visits.size * self._visit_s
-            n_parts = min(threads * _PARTS, max(threads, int(expected / _PART_S)))
-            parts = _split(visit_offsets, n_parts)
+        else:  # as many parts for each thread, of at least _PART_S (a part costs some 15 us)
+            per_thread = visits.size * self._visit_s / threads
+            parts = _split(visit_offsets, threads * min(_PARTS, max(1, int(per_thread / _PART_S))))
         results: list[_Found | None] = [None] * len(parts)
         # More parts than threads (of a long search), taken in turn by the calling thread and the
         # pool's: a thread that starts late (a busy machine) takes fewer parts, or none, and the
