@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,9 @@ def spark_session() -> SparkSession:
     if local:
         # A few partitions suit one machine; the default 200 costs more than the search.
         builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
+        # The search makes only temporary views: no spark-warehouse folder in the working one.
+        warehouse = Path(tempfile.gettempdir()) / f"citytrace-spark-warehouse-{os.getuid()}"
+        builder = builder.config("spark.sql.warehouse.dir", str(warehouse))
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # the JVM did not start: no Java, or a bad master
