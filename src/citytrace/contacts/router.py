@@ -33,7 +33,13 @@ def search_contacts(
         distance_m=data.distance_m,
         min_overlap_min=data.min_overlap_min,
     )
-    return SearchOut(found=result.found, new=result.new, updated=result.updated)
+    return SearchOut(
+        found=result.found,
+        new=result.new,
+        updated=result.updated,
+        engine=result.engine,
+        search_ms=round(result.search_ms, 3),
+    )
 
 
 @router.get("/api/cases/{case_id}/contacts")

@@ -42,6 +42,12 @@ class SearchOut(BaseModel):
     found: int
     new: int
     updated: int
+    engine: str | None = Field(
+        default=None,
+        description="what searched: index (the city's records in memory) or duckdb (read from "
+        "the record store, while the index catches up); none without records",
+    )
+    search_ms: float = Field(description="milliseconds the search itself took")
 
 
 class TransitionIn(BaseModel):

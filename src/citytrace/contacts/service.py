@@ -8,8 +8,9 @@ WHO's); release before that day needs a recorded reason. Every change is audited
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -43,6 +44,8 @@ class SearchResult:
     found: int
     new: int
     updated: int
+    engine: str | None = None  # what searched: "index" (in memory) or "duckdb" (the store)
+    search_ms: float = 0.0  # the search itself, without storing what it found
 
 
 def quarantine_until(last_contact_at: datetime, timezone: str) -> date:
@@ -146,6 +149,7 @@ def search(
     rule = ExposureRule(distance_m=distance_m, min_overlap_min=min_overlap_min)
     store = records if records is not None else record_store(create=False)
     engine = None
+    search_ms = 0.0
     if store is None or (isinstance(store, RecordStore) and not store.days()):
         found: list[dict[str, object]] = []
     else:
@@ -164,8 +168,11 @@ def search(
         exclude: dict[object, object] | None = {case.id: int(own)} if own.isdigit() else None
         source = searchable(store) if isinstance(store, RecordStore) else store
         engine = "index" if isinstance(source, LiveIndex | RecordIndex) else "duckdb"
+        started = time.perf_counter()
         found = find_contacts(table, source, rule, exclude_person_ids=exclude).to_pylist()
-    return store_found(session=session, actor=actor, case_id=case.id, found=found, engine=engine)
+        search_ms = (time.perf_counter() - started) * 1000
+    result = store_found(session=session, actor=actor, case_id=case.id, found=found, engine=engine)
+    return replace(result, search_ms=search_ms)
 
 
 def store_found(
@@ -218,7 +225,7 @@ def store_found(
         detail={"found": new + updated, "new": new, "updated": updated}
         | ({} if engine is None else {"engine": engine}),
     )
-    return SearchResult(found=new + updated, new=new, updated=updated)
+    return SearchResult(found=new + updated, new=new, updated=updated, engine=engine)
 
 
 def transition(
