@@ -39,10 +39,10 @@ class TestSlots:
         starts = [
             s.starts_at for s in booking.slots(session=session, clinic=walk, day=date(2020, 3, 5))
         ]
-        # 2 min a swab, then 5 min of ventilation and 1 of disinfection: every 8 min; the last
-        # swab ends by 10:00.
-        assert starts[:3] == [seoul(5, 9), seoul(5, 9, 8), seoul(5, 9, 16)]
-        assert starts[-1] == seoul(5, 9, 56)
+        # 7 min in the booth, then 5 min of ventilation and 1 of disinfection: every 13 min; the
+        # last one ends by 10:00.
+        assert starts[:3] == [seoul(5, 9), seoul(5, 9, 13), seoul(5, 9, 26)]
+        assert starts[-1] == seoul(5, 9, 52)
         assert booking.slots(session=session, clinic=drive, day=date(2020, 3, 8)) == []  # Sunday
 
     def test_free_slots_and_the_next_one(self, session: Session) -> None:

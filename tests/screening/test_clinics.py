@@ -89,8 +89,8 @@ class TestHours:
 class TestRegistry:
     def test_create_takes_the_kinds_defaults(self, session: Session) -> None:
         walk = make_clinic(session, reference="walk-1", kind=ClinicKind.WALK_THROUGH, units=3)
-        assert (walk.service_time_min, walk.ventilation_min, walk.disinfection_min) == (2, 5, 1)
-        assert walk.slot_interval_min == 8
+        assert (walk.service_time_min, walk.ventilation_min, walk.disinfection_min) == (7, 5, 1)
+        assert walk.slot_interval_min == 13
         assert [u.label for u in walk.units] == ["Booth 1", "Booth 2", "Booth 3"]
         drive = make_clinic(session, reference="drive-1")
         assert drive.slot_interval_min == 10

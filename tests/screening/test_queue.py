@@ -104,9 +104,9 @@ class TestLiveQueue:
         clinic = make_clinic(
             session, kind=ClinicKind.WALK_THROUGH, weekday_hours="09:00-18:00", units=1
         )
-        # Slots every 8 min from 09:00: 09:56 and 10:04.
+        # Slots every 13 min from 09:00: 09:52 and 10:05.
         first, second = (
-            book(session, clinic, seoul(5, 9, 56) + timedelta(minutes=8 * i), n=i).booking
+            book(session, clinic, seoul(5, 9, 52) + timedelta(minutes=13 * i), n=i).booking
             for i in range(2)
         )
         e1, e2 = (
@@ -115,7 +115,7 @@ class TestLiveQueue:
             )
             for b in (first, second)
         )
-        queue.call(session=session, actor="s", entry_id=e1.id, now=seoul(5, 9, 56))
+        queue.call(session=session, actor="s", entry_id=e1.id, now=seoul(5, 9, 52))
         with pytest.raises(ConflictError, match="still serving ticket 1"):
             queue.call(session=session, actor="s", entry_id=e2.id, now=seoul(5, 9, 57))
         samples.collect(session=session, actor="s", entry_id=e1.id, now=seoul(5, 9, 58))

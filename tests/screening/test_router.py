@@ -251,13 +251,13 @@ class TestAdministrators:
             headers=admin,
         )
         assert created.status_code == 201
-        assert created.json()["slot_interval_min"] == 8 and len(created.json()["units"]) == 4
+        assert created.json()["slot_interval_min"] == 13 and len(created.json()["units"]) == 4
         patched = c.patch(
             f"/api/screening/clinics/{created.json()['id']}",
             json={"ventilation_min": 10, "units": 2},
             headers=admin,
         )
-        assert patched.json()["slot_interval_min"] == 13
+        assert patched.json()["slot_interval_min"] == 18
         assert [u["active"] for u in patched.json()["units"]] == [True, True, False, False]
         assert c.post("/api/screening/clinics", json={}, headers=api.staff).status_code == 403
 

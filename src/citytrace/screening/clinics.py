@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session
 from citytrace.audit import service as audit
 from citytrace.config import get_settings
 from citytrace.errors import ConflictError, InputError, NotFoundError
+from citytrace.screening import simulation
 from citytrace.screening.models import Clinic, ClinicKind, LocationPrecision, Unit
 
 __all__ = [
@@ -76,14 +78,22 @@ class KindDefaults:
 
 
 KIND_DEFAULTS: dict[ClinicKind, KindDefaults] = {
+    # The figures of the capacity simulation (citytrace.screening.simulation, with sources), so
+    # that the slots a clinic offers and the throughput planned for it agree.
     # Kwon et al., J Korean Med Sci 2020;35(11):e123: about 10 min a person, 6 an hour a booth.
-    ClinicKind.DRIVE_THROUGH: KindDefaults(10, 0, 0, 1),
+    ClinicKind.DRIVE_THROUGH: KindDefaults(round(simulation.DRIVE_THROUGH_SERVICE_MIN), 0, 0, 1),
     # Yangji Hospital, JKMS 2020;35(15):e154: between people, staff wait 5 min for the booth's
-    # ventilation, then 1 min of disinfectant contact. The swab itself takes about 2 min (our
-    # assumption; the paper gives the booth's turnover, not the sampling time).
-    ClinicKind.WALK_THROUGH: KindDefaults(2, 5, 1, 1),
+    # ventilation, then 1 min of disinfectant contact. The time in the booth is the simulation's
+    # calibrated 6.5 min (4 booths then test 9-10 times a conventional clinic, as published),
+    # rounded up to whole minutes for the slots: a booth takes someone every 13 min.
+    ClinicKind.WALK_THROUGH: KindDefaults(
+        math.ceil(simulation.WALK_THROUGH_SERVICE_MIN),
+        round(simulation.WALK_THROUGH_VENTILATION_MIN),
+        round(simulation.WALK_THROUGH_DISINFECTION_MIN),
+        1,
+    ),
     # Conventional clinics: about 30 min a visitor.
-    ClinicKind.CONVENTIONAL: KindDefaults(30, 0, 0, 1),
+    ClinicKind.CONVENTIONAL: KindDefaults(round(simulation.CONVENTIONAL_SERVICE_MIN), 0, 0, 1),
 }
 
 UNIT_WORD = {
