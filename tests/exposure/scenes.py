@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 from hypothesis import strategies as st
 
-from citytrace.exposure import ExposureRule
+from citytrace.exposure import ExposureRule, LiveIndex, RecordStore
 from citytrace.exposure.grid import BUCKET_US, GRIDS
 from citytrace.geo import EARTH_RADIUS_M
 
@@ -240,3 +240,13 @@ def cases_of(visits: pa.Table) -> pa.Table:
             "person_id": visits.column("person_id"),
         }
     )
+
+
+def live_by_day(store: RecordStore) -> LiveIndex:
+    """A live index of the store with a segment a day, as the days came (before any merge)."""
+    live = LiveIndex(store)
+    for day in store.days():
+        segment = live._index([day])
+        assert segment is not None
+        live._swap((*live._state.segments, segment))
+    return live

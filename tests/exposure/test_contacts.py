@@ -16,14 +16,13 @@ from citytrace.exposure import (
     CONTACT_COLUMNS,
     CloseContactRule,
     ExposureRule,
-    LiveIndex,
     RecordIndex,
     RecordStore,
     find_contacts,
     records_from_visits,
 )
 from citytrace.synth import SynthConfig, generate
-from tests.exposure.scenes import UTC_US, Scene, cases_of, destination, scenes
+from tests.exposure.scenes import UTC_US, Scene, cases_of, destination, live_by_day, scenes
 
 ENGINES = ["duckdb", "index", "postgres"]
 
@@ -211,9 +210,13 @@ class TestFindContacts:
             for engine in ("duckdb", "index", "brute"):
                 got = find_contacts(scene.visits, store, scene.rule, engine=engine)
                 assert_same(expected, got, f"store/{engine}")
-            # One index a day, contacts folded across the days.
-            got = find_contacts(scene.visits, LiveIndex.open(store), scene.rule)
-            assert_same(expected, got, "store/live")
+            # A segment a day, contacts folded across the days; then merged into one.
+            live = live_by_day(store)
+            assert_same(expected, find_contacts(scene.visits, live, scene.rule), "store/live")
+            live.refresh()
+            assert live.segments <= 1
+            got = find_contacts(scene.visits, live, scene.rule)
+            assert_same(expected, got, "store/live merged")
 
     def test_synthetic_city(self) -> None:
         """On a small synthetic city all engines agree, and people share venues with a case."""

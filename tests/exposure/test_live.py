@@ -22,7 +22,7 @@ from citytrace.exposure import (
     records_from_visits,
 )
 from citytrace.synth import SynthConfig, generate
-from tests.exposure.scenes import cases_of
+from tests.exposure.scenes import cases_of, live_by_day
 from tests.exposure.test_contacts import assert_same
 
 UTC_US = pa.timestamp("us", tz="UTC")
@@ -108,18 +108,21 @@ class TestLiveIndex:
         """A person met on two days is one contact: earliest first, latest last, pairs summed,
         kinds of both days, close if either day was."""
         store = RecordStore(tmp_path / "s", timezone="UTC")
-        store.append_day(records([1, 2], DAY1, minutes=20, kind="visit"))
+        store.append_day(records([1, 2], DAY1, minutes=10, kind="visit"))  # casual: 10 min
         store.append_day(records([1], DAY1 + timedelta(days=1), minutes=90, kind="card"))
         visits = case(DAY1, DAY1 + timedelta(days=1), minutes=120)
-        live = LiveIndex.open(store)
-        got = live.query(visits)
-        one = got.filter(pc.equal(got.column("person_id"), 1)).to_pylist()[0]
+        rule = ExposureRule(min_overlap_min=5)
+        live = live_by_day(store)
+        assert live.segments == 2
+        got = live.query(visits, rule)
+        one, two = got.to_pylist()
         assert one["first_contact_at"] == DAY1
         assert one["last_contact_at"] == DAY1 + timedelta(days=1, minutes=90)
         assert one["n_contacts"] == 2 and one["max_overlap_min"] == 90.0
         assert one["evidence_kinds"] == "card,visit" and one["risk_class"] == "close"
-        assert_same(find_contacts(visits, store, engine="brute"), got, "live")
-        assert_same(find_contacts(visits, RecordIndex.build(store)), got, "live")
+        assert two["person_id"] == 2 and two["risk_class"] == "casual"
+        assert_same(find_contacts(visits, store, rule, engine="brute"), got, "live")
+        assert_same(find_contacts(visits, RecordIndex.build(store), rule), got, "live")
 
     def test_a_search_reads_only_the_segments_its_visits_touch(self, tmp_path: Path) -> None:
         store = RecordStore(tmp_path / "s", timezone="UTC")
@@ -151,9 +154,7 @@ class TestLiveIndex:
         store = city_store(city.visits, tmp_path / "s")
         own = city.visits.filter(pc.is_in(city.visits.column("person_id"), pa.array([3, 4, 5])))
         visits = cases_of(own)
-        live = LiveIndex(store)
-        for day in store.days():  # as the days came, one segment each
-            live._swap((*live._state.segments, live._index([day])))  # type: ignore[arg-type]
+        live = live_by_day(store)
         assert live.segments == len(store.days()) >= 4 and live.num_records == store.num_rows
         rule = ExposureRule(distance_m=50, min_overlap_min=15)
         expected = find_contacts(visits, RecordIndex.build(store), rule)

@@ -648,6 +648,43 @@ def sort_runs(offsets: np.ndarray, started: np.ndarray, order: np.ndarray) -> in
     return fixed
 
 
+@njit(cache=True, nogil=True)
+def merge_pairs(
+    case_a: np.ndarray, person_a: np.ndarray, case_b: np.ndarray, person_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Two lists of (case, person) pairs, each sorted with a row a pair, merged: where each row
+    of ``a`` and of ``b`` goes in the sorted union, whether a row of ``b`` is a pair of ``a``
+    too (then both go to the same place), and the size of the union; in one pass."""
+    na = case_a.size
+    nb = case_b.size
+    at_a = np.empty(na, np.int64)
+    at_b = np.empty(nb, np.int64)
+    shared = np.zeros(nb, np.bool_)
+    i = 0
+    j = 0
+    k = 0
+    while i < na or j < nb:
+        if j >= nb:
+            order = -1
+        elif i >= na:
+            order = 1
+        elif case_a[i] != case_b[j]:
+            order = -1 if case_a[i] < case_b[j] else 1
+        elif person_a[i] != person_b[j]:
+            order = -1 if person_a[i] < person_b[j] else 1
+        else:
+            order = 0
+        if order <= 0:
+            at_a[i] = k
+            i += 1
+        if order >= 0:
+            at_b[j] = k
+            shared[j] = order == 0
+            j += 1
+        k += 1
+    return at_a, at_b, shared, k
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _mix(h: np.uint64, bits: np.uint64) -> np.uint64:
     """One column's step of :func:`citytrace.exposure._checks.hash_rows`."""

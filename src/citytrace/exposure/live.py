@@ -29,6 +29,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from citytrace.errors import InputError
+from citytrace.exposure import _kernels
 from citytrace.exposure._common import contacts_from_arrays, raw_from_arrays
 from citytrace.exposure.definition import ExposureRule
 from citytrace.exposure.index import _NOTHING, RecordIndex, _Found, _kind_names
@@ -393,25 +394,29 @@ def _remap_kinds(masks: NDArray[np.int64], own: list[str], kinds: list[str]) -> 
 
 
 def _fold(parts: list[_Found]) -> _Found:
-    """Contacts found in several days folded per (case, person), sorted."""
-    case_code, person, first, last, overlap, dist, masks, count, close = (
-        np.concatenate([p[i] for p in parts]) for i in range(9)
-    )
-    order = np.lexsort((person, case_code))
-    case_code, person = case_code[order], person[order]
-    new = np.empty(case_code.size, bool)
-    new[0] = True
-    np.not_equal(case_code[1:], case_code[:-1], out=new[1:])
-    new[1:] |= person[1:] != person[:-1]
-    starts = np.flatnonzero(new)
-    return (
-        case_code[starts],
-        person[starts],
-        np.minimum.reduceat(first[order], starts),
-        np.maximum.reduceat(last[order], starts),
-        np.maximum.reduceat(overlap[order], starts),
-        np.minimum.reduceat(dist[order], starts),
-        np.bitwise_or.reduceat(masks[order], starts),
-        np.add.reduceat(count[order], starts),
-        np.logical_or.reduceat(close[order], starts),
-    )
+    """Contacts of several segments, each sorted by (case, person), folded per (case, person)
+    and sorted: merged two at a time (no sort)."""
+    folded = parts[0]
+    for part in parts[1:]:
+        folded = _fold_two(folded, part)
+    return folded
+
+
+# How each column of two contacts of the same (case, person) combine.
+_COMBINE = (None, None, np.minimum, np.maximum, np.maximum, np.minimum, np.bitwise_or, np.add,
+            np.logical_or)  # fmt: skip
+
+
+def _fold_two(a: _Found, b: _Found) -> _Found:
+    at_a, at_b, shared, size = _kernels.merge_pairs(a[0], a[1], b[0], b[1])
+    alone = ~shared
+    columns = []
+    for x, y, combine in zip(a, b, _COMBINE, strict=True):
+        column = np.empty(size, x.dtype)
+        column[at_a] = x
+        column[at_b[alone]] = y[alone]
+        if combine is not None:
+            to = at_b[shared]
+            column[to] = combine(column[to], y[shared])
+        columns.append(column)
+    return tuple(columns)  # type: ignore[return-value]
