@@ -44,6 +44,9 @@ def _settings(
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("CITYTRACE_HOME", str(home))
     monkeypatch.delenv("CITYTRACE_DATABASE_URL", raising=False)
+    # No result notification goes out behind a test's back: the tests of the service's sender
+    # turn it on themselves.
+    monkeypatch.setenv("CITYTRACE_SCREENING_OUTBOX_INTERVAL_MIN", "0")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

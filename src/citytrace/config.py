@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     screening_notify_channels: str = "file"
     screening_outbox_dir: Path | None = None
     screening_outbox_max_attempts: int = Field(default=5, ge=1, le=50)
+    # Minutes between the service's sends of the outbox; 0: none (a system timer runs
+    # `citytrace screening outbox send` instead).
+    screening_outbox_interval_min: float = Field(default=1.0, ge=0)
     retention_screening_days: int = Field(default=30, ge=0)
 
     @model_validator(mode="after")

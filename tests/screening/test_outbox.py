@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -209,3 +210,51 @@ def test_several_senders_at_once_deliver_each_message_once(engine: Engine, tmp_p
         with Session(db) as session:
             statuses = set(session.scalars(select(OutboxMessage.status)))
         assert statuses == {OutboxStatus.SENT}
+
+
+class TestInTheService:
+    def test_the_service_sends_what_is_due(
+        self, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With the service up, a result's notification goes out without anyone running the
+        command: through the file channel, once."""
+        from fastapi.testclient import TestClient
+
+        from citytrace.api.app import create_app
+
+        folder = tmp_path / "outbox"
+        monkeypatch.setenv("CITYTRACE_SCREENING_OUTBOX_DIR", str(folder))
+        monkeypatch.setenv("CITYTRACE_SCREENING_OUTBOX_INTERVAL_MIN", "0.002")  # 0.12 s
+        with scratch_engine(engine, tmp_path) as db:
+            with Session(db) as session, session.begin():
+                (message_id,) = [m.id for m in _results(session, [Outcome.NEGATIVE])]
+            with TestClient(create_app(db)):
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and not list(folder.glob("*")):
+                    time.sleep(0.05)
+                time.sleep(0.5)  # more runs: nothing is sent twice
+            with Session(db) as session:
+                row = session.get(OutboxMessage, message_id)
+                assert row is not None and row.status == OutboxStatus.SENT
+                assert row.attempts == 1
+        assert len(list(folder.glob("*"))) == 1
+
+    def test_none_with_the_interval_at_zero(
+        self, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from fastapi.testclient import TestClient
+
+        from citytrace.api.app import create_app
+
+        folder = tmp_path / "outbox"
+        monkeypatch.setenv("CITYTRACE_SCREENING_OUTBOX_DIR", str(folder))
+        monkeypatch.setenv("CITYTRACE_SCREENING_OUTBOX_INTERVAL_MIN", "0")
+        with scratch_engine(engine, tmp_path) as db:
+            with Session(db) as session, session.begin():
+                (message_id,) = [m.id for m in _results(session, [Outcome.NEGATIVE])]
+            with TestClient(create_app(db)):
+                time.sleep(0.5)
+            with Session(db) as session:
+                row = session.get(OutboxMessage, message_id)
+                assert row is not None and row.status == OutboxStatus.PENDING
+        assert not folder.exists() or not list(folder.glob("*"))

@@ -69,6 +69,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     from citytrace.retention.scheduler import install_retention
     from citytrace.screening.pages import router as screening_pages_router
     from citytrace.screening.router import router as screening_router
+    from citytrace.screening.scheduler import install_outbox
     from citytrace.stats.router import router as stats_router
     from citytrace.web.pages import LEAFLET_DIR, STATIC_DIR
     from citytrace.web.router import router as web_router
@@ -203,4 +204,5 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     install_retention(app)
     install_disclosure(app)
     install_record_index(app)
+    install_outbox(app)
     return app
