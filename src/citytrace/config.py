@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -123,10 +123,25 @@ class Settings(BaseSettings):
     screening_notify_channels: str = "file"
     screening_outbox_dir: Path | None = None
     screening_outbox_max_attempts: int = Field(default=5, ge=1, le=50)
+    # Whose public holidays take a clinic's holiday hours (an ISO 3166 country code of the
+    # `holidays` package; empty: Sundays only).
+    holidays: str | None = "KR"
     # Minutes between the service's sends of the outbox; 0: none (a system timer runs
     # `citytrace screening outbox send` instead).
     screening_outbox_interval_min: float = Field(default=1.0, ge=0)
     retention_screening_days: int = Field(default=30, ge=0)
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _known_country(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        import holidays
+
+        code = str(value).strip().upper()
+        if code not in holidays.list_supported_countries():
+            raise ValueError(f"{value!r} is not a country whose public holidays are known")
+        return code
 
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Settings:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.factories import CARD_CSV, gpx_text
 
 
@@ -86,3 +88,11 @@ class TestCaseCommands:
             result = run(*args, check=False)
             assert result.returncode == 2, args
             assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+    def test_a_bad_setting_is_named_not_a_traceback(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CITYTRACE_DISCLOSURE_MIN_K", "many")
+        monkeypatch.setenv("CITYTRACE_HOLIDAYS", "XX")
+        result = run("records", "days", check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "error: CITYTRACE_DISCLOSURE_MIN_K: Input should be a valid integer" in result.stderr
+        assert "error: CITYTRACE_HOLIDAYS: " in result.stderr and "'XX'" in result.stderr

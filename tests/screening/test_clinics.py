@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citytrace.audit.models import AuditEvent
+from citytrace.config import get_settings
 from citytrace.errors import ConflictError, InputError
 from citytrace.geo import load_city
 from citytrace.screening import clinics
@@ -84,6 +85,27 @@ class TestHours:
         assert clinics.is_open(clinic, seoul(7, 2))
         clinic.active = False
         assert not clinics.is_open(clinic, seoul(7, 12))
+
+
+class TestPublicHolidays:
+    def test_holidays_take_the_holiday_hours(
+        self, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Korea's public holidays (Children's Day, Chuseok, the 2020 election day: weekdays)
+        take a clinic's holiday hours, like Sundays; another country's, or none, do not."""
+        clinic = make_clinic(session, reference="hol")
+        clinic.weekday_hours, clinic.holiday_hours = "09:00-18:00", "10:00-14:00"
+        for day in (date(2020, 5, 5), date(2020, 10, 1), date(2020, 4, 15), date(2020, 3, 1)):
+            assert clinics.hours_on(clinic, day) == "10:00-14:00", day
+        assert clinics.hours_on(clinic, date(2020, 5, 6)) == "09:00-18:00"
+        assert not clinics.is_open(clinic, seoul(5, 9) + timedelta(days=61))  # 5 May, 09:00
+        monkeypatch.setenv("CITYTRACE_HOLIDAYS", "")
+        get_settings.cache_clear()
+        assert clinics.hours_on(clinic, date(2020, 5, 5)) == "09:00-18:00"
+        monkeypatch.setenv("CITYTRACE_HOLIDAYS", "us")  # Independence Day, not Chuseok
+        get_settings.cache_clear()
+        assert clinics.hours_on(clinic, date(2020, 7, 3)) == "10:00-14:00"
+        assert clinics.hours_on(clinic, date(2020, 10, 1)) == "09:00-18:00"
 
 
 class TestRegistry:

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 
 from citytrace.errors import CitytraceError
 
@@ -59,6 +60,13 @@ def main() -> None:
         app(standalone_mode=False)
     except CitytraceError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        for problem in exc.errors():  # a bad CITYTRACE_* setting, named
+            name = "CITYTRACE_" + "_".join(str(p) for p in problem["loc"]).upper()
+            typer.secho(f"error: {name}: {problem['msg']}", err=True, fg=typer.colors.RED)
         sys.exit(2)
     except typer.Abort:
         typer.echo("aborted", err=True)

@@ -4,8 +4,9 @@ published clinic list with a report of what was placed, merged and rejected.
 Opening hours are kept per kind of day (weekdays, Saturdays, Sundays and holidays) as
 ``"HH:MM-HH:MM"`` in the configured zone: a closing time at or before the opening time falls on
 the next day (``"18:00-09:00"`` is overnight), ``"00:00-24:00"`` is round the clock,
-``"closed"`` is closed, and ``None`` means unknown (a clinic offers no slots on such a day). The
-city's public holidays are not known to the service: only Sundays take the holiday hours.
+``"closed"`` is closed, and ``None`` means unknown (a clinic offers no slots on such a day).
+Sundays and the country's public holidays (``CITYTRACE_HOLIDAYS``, Korea's by default, from the
+``holidays`` package: Seollal, Chuseok, election days and the rest) take the holiday hours.
 
 The list (``data/clinics``, see its NOTICE) gives no coordinates: a clinic in a district whose
 outline the configured city ships is placed at a point inside that district
@@ -25,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -215,14 +217,27 @@ def zone() -> ZoneInfo:
 
 
 def hours_on(clinic: Clinic, day: date) -> str | None:
-    """The clinic's stored hours for a local date: Saturdays, Sundays (holiday hours), or
-    weekdays."""
+    """The clinic's stored hours for a local date: Sundays and public holidays (holiday hours),
+    Saturdays, or weekdays."""
     weekday = day.weekday()
+    if weekday == 6 or is_public_holiday(day):
+        return clinic.holiday_hours
     if weekday == 5:
         return clinic.saturday_hours
-    if weekday == 6:
-        return clinic.holiday_hours
     return clinic.weekday_hours
+
+
+def is_public_holiday(day: date) -> bool:
+    """Whether ``day`` is a public holiday of the configured country (``CITYTRACE_HOLIDAYS``)."""
+    settings = get_settings()
+    return settings.holidays is not None and day in _holidays(settings.holidays, day.year)
+
+
+@cache
+def _holidays(country: str, year: int) -> Mapping[date, str]:
+    import holidays
+
+    return holidays.country_holidays(country, years=year)
 
 
 def opening_window(clinic: Clinic, day: date) -> tuple[datetime, datetime] | None:
