@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+import pyarrow as pa
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -366,6 +367,48 @@ class TestContacts:
             data={"csrf_token": csrf, "distance_m": "-5", "min_overlap_min": "15"},
         )
         assert bad.status_code == 422
+
+    def test_the_search_says_what_searched_and_how_long(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        """With the city's records stored, the message names the engine and the milliseconds:
+        the store read directly while the service's index is built, then the index."""
+        from citytrace.contacts.service import record_index, record_store
+
+        case = make_case(session)
+        _visits(session, case.id)
+        store = record_store()
+        assert store is not None
+        visit = session.scalars(select(Visit).where(Visit.case_id == case.id)).first()
+        assert visit is not None
+        ts = pa.timestamp("us", tz="UTC")
+        store.append_day(
+            pa.table(
+                {
+                    "person_id": pa.array([77], pa.int64()),
+                    "latitude": [visit.latitude],
+                    "longitude": [visit.longitude],
+                    "started_at": pa.array([visit.started_at], ts),
+                    "finished_at": pa.array([visit.finished_at], ts),
+                }
+            )
+        )
+        csrf = sign_in(client, investigator)
+        form = {"csrf_token": csrf, "distance_m": "20", "min_overlap_min": "15"}
+        ko = CATALOGUES["ko"]
+        read, in_memory = (
+            ko[f"contacts.searched_{engine}"].split("{ms}")[0] for engine in ("duckdb", "index")
+        )
+        first = client.post(f"/cases/{case.id}/contacts/search", data=form)
+        assert read in first.text or in_memory in first.text
+        live = record_index(store)
+        assert live is not None
+        live.refresh()
+        again = client.post(f"/cases/{case.id}/contacts/search", data=form)
+        assert again.status_code == 200
+        assert re.search(re.escape(in_memory) + r"[\d.,]+ ms", again.text)
+        assert "77" in again.text
+        assert client.get(f"/cases/{case.id}/contacts?found=1&engine=bogus").status_code == 422
 
     def test_search_without_a_route_says_so(
         self, client: TestClient, session: Session, investigator: str

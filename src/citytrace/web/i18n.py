@@ -138,6 +138,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "contacts.overlap": "최소 겹친 시간 T (분)",
         "contacts.run": "검색 실행",
         "contacts.result": "검색 결과: 접촉자 {found}명 (새로 {new}명, 갱신 {updated}명).",
+        "contacts.searched_index": "메모리의 시 기록에서 {ms} ms 만에 찾았습니다.",
+        "contacts.searched_duckdb": (
+            "시 기록 저장소를 직접 읽어 {ms} ms 걸렸습니다 (메모리 색인을 만드는 중)."
+        ),
         "contacts.search_failed": "검색하지 못했습니다: {reason}",
         "contacts.list_title": "접촉자 목록",
         "contacts.none": (
@@ -311,6 +315,10 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "contacts.overlap": "Minimum overlap T (minutes)",
         "contacts.run": "Run the search",
         "contacts.result": "Search done: {found} contacts ({new} new, {updated} updated).",
+        "contacts.searched_index": "The city's records in memory answered in {ms} ms.",
+        "contacts.searched_duckdb": (
+            "Read from the record store in {ms} ms (the index in memory is being built)."
+        ),
         "contacts.search_failed": "The search did not run: {reason}",
         "contacts.list_title": "Contact list",
         "contacts.none": (

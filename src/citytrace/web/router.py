@@ -13,10 +13,10 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
@@ -495,7 +495,7 @@ def _contacts_page(
     session: SessionDep,
     case: Case,
     *,
-    result: dict[str, int] | None = None,
+    result: dict[str, object] | None = None,
     error: str | None = None,
     notice: str | None = None,
     status: int = 200,
@@ -527,12 +527,20 @@ def contacts_page(
     found: int | None = None,
     new: int | None = None,
     updated: int | None = None,
+    engine: Literal["index", "duckdb"] | None = None,
+    ms: Annotated[float | None, Query(ge=0, le=86_400_000)] = None,
     changed: bool = False,
 ) -> Response:
     """A case's contacts: the exposure search (D, T) and the follow-up of each contact."""
-    result = None
+    result: dict[str, object] | None = None
     if found is not None:
-        result = {"found": found, "new": new or 0, "updated": updated or 0}
+        result = {
+            "found": found,
+            "new": new or 0,
+            "updated": updated or 0,
+            "engine": engine,
+            "ms": ms,
+        }
     notice = "contacts.changed" if changed else None
     return _contacts_page(request, session, case, result=result, notice=notice)
 
@@ -566,8 +574,10 @@ def run_search(
     except (CitytraceError, ValidationError) as exc:
         reason = str(exc) if isinstance(exc, CitytraceError) else from_validation(exc).reason
         return _contacts_page(request, session, case, error=reason, status=422)
+    how = f"&engine={found.engine}&ms={found.search_ms:.1f}" if found.engine else ""
     return redirect(
         f"/cases/{case.id}/contacts?found={found.found}&new={found.new}&updated={found.updated}"
+        + how
     )
 
 
