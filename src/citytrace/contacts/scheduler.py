@@ -9,16 +9,11 @@ answer never comes from days that are out of date.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from citytrace.config import get_settings
-from citytrace.schedule import install_periodic
-
-log = logging.getLogger(__name__)
+from citytrace.schedule import install_periodic, repeat
 
 CHECK_EVERY_MIN = 1.0
 
@@ -37,12 +32,9 @@ def check_once() -> bool:
 async def run_periodically(_: Engine, interval_s: float) -> None:
     """Check now, then every ``interval_s`` seconds (the indexing itself runs in its own thread,
     so the event loop keeps serving requests and the app stops without waiting for it)."""
-    while True:
-        try:
-            await asyncio.to_thread(check_once)
-        except Exception:
-            log.exception("checking the record index failed; trying again in %.0f s", interval_s)
-        await asyncio.sleep(interval_s)
+    await repeat(
+        check_once, interval_s=interval_s, first_delay_s=0.0, name="checking the record index"
+    )
 
 
 def install_record_index(app: FastAPI) -> None:

@@ -189,10 +189,9 @@ class LiveIndex:
             segments = kept
             if len(kept) < len(before.segments):  # a day replaced or purged: never found again
                 self._swap(kept)
-            if missing:
-                segment = self._index(missing)
-                segments = (*kept, segment) if segment is not None else kept
-            if segments != before.segments:
+            segment = self._index(missing) if missing else None
+            if segment is not None:
+                segments = (*kept, segment)
                 self._swap(segments)
             searchable_s = time.perf_counter() - started
             if compact and len(segments) > 1:

@@ -8,16 +8,16 @@ loop keeps serving requests. A failed run is logged and the next one tried at th
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from citytrace.config import get_settings
 from citytrace.db import session_factory, utcnow
-from citytrace.schedule import install_periodic
+from citytrace.schedule import install_periodic, repeat
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,13 @@ async def run_periodically(
 ) -> None:
     """Purge now and then forever: first after at most a minute (so a service restarted more
     often than the interval still purges), then every ``interval_s`` seconds."""
-    delay = min(interval_s, FIRST_RUN_MAX_DELAY_S)
-    while True:
-        await asyncio.sleep(delay)
-        delay = interval_s
-        try:
-            result = await asyncio.to_thread(run or run_once, engine)
-            log.info("retention purge: %s", result)
-        except Exception:
-            log.exception("retention purge failed; trying again in %.0f s", interval_s)
+    await repeat(
+        partial(run or run_once, engine),
+        interval_s=interval_s,
+        first_delay_s=min(interval_s, FIRST_RUN_MAX_DELAY_S),
+        name="retention purge",
+        report=lambda result: log.info("retention purge: %s", result),
+    )
 
 
 def install_retention(app: FastAPI) -> None:

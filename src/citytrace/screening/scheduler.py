@@ -12,16 +12,16 @@ runs the command instead).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from citytrace.config import get_settings
 from citytrace.db import session_factory
-from citytrace.schedule import install_periodic
+from citytrace.schedule import install_periodic, repeat
 from citytrace.screening.outbox import SendReport
 
 log = logging.getLogger(__name__)
@@ -42,23 +42,26 @@ async def run_periodically(
     engine: Engine, interval_s: float, run: Callable[[Engine], SendReport] | None = None
 ) -> None:
     """Send soon after start, then every ``interval_s`` seconds, forever."""
-    await asyncio.sleep(min(interval_s, FIRST_RUN_MAX_DELAY_S))
-    while True:
-        try:
-            report = await asyncio.to_thread(run or run_once, engine)
-            if report.sent or report.retried or report.failed or report.skipped:
-                log.info(
-                    "outbox: %d sent, %d to retry, %d failed, %d skipped",
-                    report.sent,
-                    report.retried,
-                    report.failed,
-                    report.skipped,
-                )
-            for error in report.errors:
-                log.warning("outbox: %s", error)
-        except Exception:
-            log.exception("sending the outbox failed; trying again in %.0f s", interval_s)
-        await asyncio.sleep(interval_s)
+    await repeat(
+        partial(run or run_once, engine),
+        interval_s=interval_s,
+        first_delay_s=min(interval_s, FIRST_RUN_MAX_DELAY_S),
+        name="sending the outbox",
+        report=_log,
+    )
+
+
+def _log(report: SendReport) -> None:
+    if report.sent or report.retried or report.failed or report.skipped:
+        log.info(
+            "outbox: %d sent, %d to retry, %d failed, %d skipped",
+            report.sent,
+            report.retried,
+            report.failed,
+            report.skipped,
+        )
+    for error in report.errors:
+        log.warning("outbox: %s", error)
 
 
 def install_outbox(app: FastAPI) -> None:
