@@ -8,11 +8,19 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from citytrace.errors import InputError
-from citytrace.exposure import ExposureRule, RecordIndex, find_contacts, records_from_visits
+from citytrace.exposure import (
+    ExposureRule,
+    RecordIndex,
+    _kernels,
+    find_contacts,
+    records_from_visits,
+)
+from citytrace.exposure._common import _RISK, Texts
 from citytrace.exposure.visits import CaseVisits, check_visits
 from citytrace.synth import SynthConfig, generate
 from tests.exposure.scenes import UTC_US, Scene, cases_of, scenes
@@ -106,6 +114,34 @@ class TestPlainVisits:
     @given(visits=visit_tables())
     def test_same_result_or_error_as_the_full_check(self, visits: pa.Table) -> None:
         assert outcome(visits) == outcome(chunked(visits))
+
+    @settings(max_examples=300, deadline=None)
+    @given(visits=visit_tables())
+    def test_sorted_tables_too(self, visits: pa.Table) -> None:
+        """Rows in the order of (case, start, end, position, radius), as visits usually come: a
+        repeated row is next to its twin, where the check of the order finds it without hashing
+        (and -0.0 next to 0.0 is no repeat, as for the hash)."""
+        order = [
+            (name, "ascending")
+            for name in ("case_id", "started_at", "finished_at", "latitude", "longitude",
+                         "radius_m")
+            if name in visits.column_names
+        ]  # fmt: skip
+        ordered = visits.sort_by(order)
+        assert outcome(ordered) == outcome(chunked(ordered))
+
+    def test_a_repeated_row_in_sorted_visits(self) -> None:
+        visits = pa.table(
+            {
+                "case_id": pa.array([1, 1, 1, 2], pa.int64()),
+                "latitude": [37.5, 37.5, 37.5, 37.5],
+                "longitude": [127.0, 127.0, 127.0, 127.0],
+                "started_at": pa.array([NOON_US, NOON_US + 1, NOON_US + 1, NOON_US], UTC_US),
+                "finished_at": pa.array([NOON_US + HOUR_US] * 4, UTC_US),
+            }
+        )
+        with pytest.raises(InputError, match=r"row 2 \(counting from 0\): repeats an earlier row"):
+            check_visits(visits)
 
     def test_unsorted_cases_get_the_codes_of_sorted_ids(self) -> None:
         visits = pa.table(
@@ -263,3 +299,36 @@ class TestQuery:
         got = RecordIndex.build(records).query(visits)
         assert got.num_rows == n
         assert set(got.column("evidence_kinds").to_pylist()) == set(kinds)
+
+
+class TestHelpers:
+    def test_texts_are_taken_by_code(self) -> None:
+        texts = Texts.of(["", "close", "casual", "점포,카드"])
+        codes = np.array([3, 1, 0, 2, 3, 1], np.int64)
+        got = texts.take(codes)
+        assert got.type == pa.string()
+        assert got.to_pylist() == ["점포,카드", "close", "", "casual", "점포,카드", "close"]
+        got.validate(full=True)
+        assert texts.take(np.empty(0, np.int64)).to_pylist() == []
+        flags = np.array([True, False, True])
+        assert _RISK.take(flags.view(np.uint8)).to_pylist() == ["close", "casual", "close"]
+
+    def test_case_offsets_of_sorted_codes_only(self) -> None:
+        assert _kernels.case_offsets(np.array([0, 0, 2, 2, 2], np.int64), 3).tolist() == [
+            0, 2, 2, 5
+        ]  # fmt: skip
+        assert _kernels.case_offsets(np.array([1, 0], np.int64), 2).size == 0
+        assert _kernels.case_offsets(np.empty(0, np.int64), 0).tolist() == [0]
+
+    def test_person_codes_by_lookup_or_search(self) -> None:
+        ids = np.array([10, 11, 13, 40], np.int64)
+        values = np.array([13, 12, 40, 9, 10, 41], np.int64)
+        known = np.array([True, True, True, True, False, True])
+        expected = [2, -1, 3, -1, -1, -1]
+        lookup = np.full(31, -1, np.int32)
+        lookup[ids - ids[0]] = np.arange(ids.size, dtype=np.int32)
+        assert _kernels.person_codes(values, known, ids, lookup).tolist() == expected
+        empty = np.empty(0, np.int32)
+        assert _kernels.person_codes(values, known, ids, empty).tolist() == expected
+        none = np.empty(0, np.int64)
+        assert _kernels.person_codes(values, known, none, empty).tolist() == [-1] * 6

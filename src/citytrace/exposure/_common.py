@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from citytrace.exposure import _kernels
 from citytrace.exposure._checks import UTC_US
 from citytrace.exposure.definition import TOLERANCE_M, ExposureRule
 from citytrace.exposure.records import keyed_records, normalise_records
@@ -201,6 +203,37 @@ def raw_from_arrays(*columns: NDArray[np.generic] | pa.Array) -> pa.Table:
     return pa.table(dict(zip(RAW_SCHEMA.names, columns, strict=True)), schema=RAW_SCHEMA)
 
 
+class Texts(NamedTuple):
+    """A list of texts as Arrow's string buffers, to be picked by code (:meth:`take`) in one
+    compiled pass rather than through Arrow's ``take`` (whose dispatch is most of the cost of
+    the few contacts of a search)."""
+
+    texts: pa.Array
+    offsets: NDArray[np.int32]
+    data: NDArray[np.uint8]
+    longest: int
+
+    @classmethod
+    def of(cls, texts: list[str]) -> Texts:
+        encoded = [t.encode() for t in texts]
+        lengths = np.array([len(b) for b in encoded], np.int32)
+        offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int32)]).astype(np.int32)
+        data = np.frombuffer(b"".join(encoded), np.uint8).copy()
+        return cls(pa.array(texts, pa.string()), offsets, data, int(lengths.max(initial=0)))
+
+    def take(self, codes: NDArray[np.integer]) -> pa.Array:
+        """The texts of ``codes`` (each below the number of texts) as a string array."""
+        if codes.size * self.longest >= 2**31:  # beyond a string array's offsets: Arrow's way
+            return self.texts.take(pa.array(codes))
+        offsets, data = _kernels.take_texts(codes, self.offsets, self.data)
+        return pa.Array.from_buffers(
+            pa.string(), codes.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
+
+
+_RISK = Texts.of(["casual", "close"])  # by whether the contact is close
+
+
 def contacts_from_arrays(
     case_code: NDArray[np.int64],
     person: NDArray[np.int64],
@@ -229,17 +262,14 @@ def contacts_from_arrays(
             person_id,
             _plain(UTC_US, first_us),
             _plain(UTC_US, last_us),
-            _plain(pa.float64(), max_overlap_us.astype(np.float64) / 60_000_000.0),
+            _plain(pa.float64(), np.divide(max_overlap_us, 60_000_000.0)),
             _plain(pa.float64(), min_distance_m),
             evidence_kinds,
             _plain(pa.int64(), n_contacts),
-            pc.if_else(pa.array(close, pa.bool_()), _CLOSE, _CASUAL),
+            _RISK.take(np.ascontiguousarray(close).view(np.uint8)),
         ],
         names=list(CONTACT_COLUMNS),
     )
-
-
-_CLOSE, _CASUAL = pa.scalar("close", pa.string()), pa.scalar("casual", pa.string())
 
 
 def _plain(kind: pa.DataType, values: NDArray[np.generic]) -> pa.Array:

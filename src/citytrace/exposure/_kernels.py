@@ -203,18 +203,6 @@ def _lower(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _upper(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
-    """First position in ``values[lo:hi]`` (sorted) whose value is > x."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if values[mid] <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _gallop(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
     """:func:`_lower` by exponential search from ``lo``: cheap when the answer is near."""
     step = 1
@@ -231,15 +219,6 @@ def _grow(values: np.ndarray, size: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _gallop_upper(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
-    """:func:`_upper` by exponential search from ``lo``: cheap when the answer is near."""
-    step = 1
-    while lo + step < hi and values[lo + step - 1] <= x:
-        step *= 2
-    return _upper(values, lo + step // 2, min(lo + step, hi), x)
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _gallop_back(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
     """:func:`_lower` in ``values[lo:hi]``, given ``values[hi] >= x``, by exponential search
     backwards from ``hi``."""
@@ -250,20 +229,18 @@ def _gallop_back(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _start_window(
-    r_start: np.ndarray, p0: int, p1: int, first: int, last: int, lo_t: int, hi_t: int
-) -> tuple[int, int]:
-    """The records of ``p0:p1`` (sorted by start, from ``first`` to ``last``) that start within
-    ``lo_t..hi_t``: the first one is guessed by interpolation (starts spread over the days about
-    evenly) and found by galloping from the guess, the last by galloping onwards."""
-    if lo_t > first:
-        guess = p0 + int((lo_t - first) / (last - first) * (p1 - 1 - p0))
-        guess = min(max(guess, p0), p1 - 1)
-        if r_start[guess] < lo_t:
-            p0 = _gallop(r_start, guess + 1, p1, lo_t)
-        else:
-            p0 = _gallop_back(r_start, p0, guess, lo_t)
-    return p0, _gallop_upper(r_start, p0, p1, hi_t)
+def _first_start(r_start: np.ndarray, p0: int, p1: int, first: int, last: int, lo_t: int) -> int:
+    """The first record of ``p0:p1`` (sorted by start, from ``first`` to ``last``) that starts at
+    ``lo_t`` or later: guessed by interpolation (starts spread over the days about evenly) and
+    found by galloping from the guess. (The scan that follows stops at the first record that
+    starts too late, so the end needs no search.)"""
+    if lo_t <= first:
+        return p0
+    guess = p0 + int((lo_t - first) / (last - first) * (p1 - 1 - p0))
+    guess = min(max(guess, p0), p1 - 1)
+    if r_start[guess] < lo_t:
+        return _gallop(r_start, guess + 1, p1, lo_t)
+    return _gallop_back(r_start, p0, guess, lo_t)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -497,14 +474,8 @@ def search_cases(
                             p0 = offsets[k]
                             p1 = offsets[k + 1]
                             if p1 - p0 > _SCAN_AT_MOST:
-                                p0, p1 = _start_window(
-                                    r_start,
-                                    p0,
-                                    p1,
-                                    key_first_start[k],
-                                    key_last_start[k],
-                                    lo_t,
-                                    hi_t,
+                                p0 = _first_start(
+                                    r_start, p0, p1, key_first_start[k], key_last_start[k], lo_t
                                 )
                             for p in range(p0, p1):
                                 rs = r_start[p]
@@ -694,6 +665,38 @@ def _mix(h: np.uint64, bits: np.uint64) -> np.uint64:
     return (h * np.uint64(31)) ^ (x ^ (x >> np.uint64(31)))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _compare(a: float, b: float) -> int:
+    """-1, 0 or 1 as ``a`` is below, equal to (``==``) or above ``b``."""
+    return (a > b) - (a < b)
+
+
+@njit(cache=True, nogil=True)
+def _strictly_increasing(
+    case: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    radius: np.ndarray,
+) -> bool:
+    """Whether each row comes strictly after the one before in the order of (case, start, end,
+    latitude, longitude, radius): then no row repeats another (visits usually come so)."""
+    for i in range(1, case.size):
+        j = i - 1
+        order = (
+            _compare(case[i], case[j])
+            or _compare(start[i], start[j])
+            or _compare(end[i], end[j])
+            or _compare(lat[i], lat[j])
+            or _compare(lon[i], lon[j])
+            or _compare(radius[i], radius[j])
+        )
+        if order <= 0:
+            return False
+    return True
+
+
 @njit(cache=True, nogil=True)
 def plain_visits(
     case: np.ndarray,
@@ -741,6 +744,8 @@ def plain_visits(
             distinct[n_distinct] = case[i]
             n_distinct += 1
         codes[i] = n_distinct - 1
+    if ordered and _strictly_increasing(case, start, end, lat, lon, radius):
+        return True, distinct[:n_distinct].copy(), codes  # rows in strict order: none repeated
     # Duplicates: hash each row (splitmix64 mixing, as _checks.hash_rows) into an open-addressing
     # table; a row that meets an earlier row of the same hash is compared with it.
     size = 1
@@ -776,3 +781,67 @@ def plain_visits(
             at = (at + np.uint64(1)) & mask
         table[at] = i
     return True, distinct[:n_distinct].copy(), codes
+
+
+@njit(cache=True, nogil=True)
+def take_texts(
+    codes: np.ndarray, offsets: np.ndarray, data: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The texts ``codes`` pick from a list of texts given as Arrow's string buffers (``offsets``,
+    ``data``): the offsets and data of an Arrow string array, in one pass."""
+    n = codes.size
+    out_offsets = np.empty(n + 1, np.int32)
+    out_offsets[0] = 0
+    total = 0
+    for i in range(n):
+        c = codes[i]
+        total += offsets[c + 1] - offsets[c]
+        out_offsets[i + 1] = total
+    out = np.empty(total, np.uint8)
+    for i in range(n):
+        c = codes[i]
+        at = out_offsets[i]
+        for j in range(offsets[c], offsets[c + 1]):
+            out[at] = data[j]
+            at += 1
+    return out_offsets, out
+
+
+@njit(cache=True, nogil=True)
+def person_codes(
+    values: np.ndarray, known: np.ndarray, ids: np.ndarray, code_of: np.ndarray
+) -> np.ndarray:
+    """The code of each known person id among ``ids`` (sorted), or -1: looked up in ``code_of``
+    (the code of each id from the first, -1: none) when it is given, else searched."""
+    n = values.size
+    out = np.full(n, -1, np.int64)
+    if ids.size == 0:
+        return out
+    first = ids[0]
+    for i in range(n):
+        if not known[i]:
+            continue
+        v = values[i]
+        if code_of.size:
+            at = v - first
+            if 0 <= at < code_of.size:
+                out[i] = code_of[at]
+        else:
+            j = np.searchsorted(ids, v)
+            if j < ids.size and ids[j] == v:
+                out[i] = j
+    return out
+
+
+@njit(cache=True, nogil=True)
+def case_offsets(codes: np.ndarray, n_cases: int) -> np.ndarray:
+    """Where each case's visits begin (and the end), for visits sorted by case code; empty when
+    they are not sorted."""
+    out = np.zeros(n_cases + 1, np.int64)
+    for i in range(codes.size):
+        if i and codes[i] < codes[i - 1]:
+            return np.empty(0, np.int64)
+        out[codes[i] + 1] += 1
+    for c in range(n_cases):
+        out[c + 1] += out[c]
+    return out

@@ -46,6 +46,7 @@ from citytrace.exposure import _kernels, grid
 from citytrace.exposure._checks import UTC_US
 from citytrace.exposure._common import (
     PreparedRecords,
+    Texts,
     contacts_from_arrays,
     own_persons,
     prepare_table,
@@ -136,7 +137,7 @@ class RecordIndex:
         self._names: dict[int, str] = {}  # kinds' names by bit mask
         # With a few kinds, the names of every bit mask, to be taken by mask.
         self._all_names = (
-            _kind_names(np.arange(1 << len(kinds), dtype=np.int64), kinds, {})
+            Texts.of(_kind_names(np.arange(1 << len(kinds), dtype=np.int64), kinds, {}).to_pylist())
             if len(kinds) <= _ALL_NAMES_UP_TO
             else None
         )
@@ -157,7 +158,7 @@ class RecordIndex:
     def nbytes(self) -> int:
         """Memory held by the index's arrays."""
         arrays = sum(int(getattr(self._a, f.name).nbytes) for f in fields(self._a))
-        lookup = 0 if self._code_of is None else int(self._code_of.nbytes)
+        lookup = int(self._code_of.nbytes)
         directories = sum(int(r.nbytes) for r in (*self._rows, *self._cells))
         return arrays + directories + lookup + int(self._ids.nbytes)
 
@@ -311,21 +312,12 @@ class RecordIndex:
             codes, _ = own_persons(visits, self._ids)
             return codes
         values, known = own_persons(visits, None)
-        if self._ids.size == 0 or not known.any():
-            return np.full(values.size, -1, np.int64)
-        if self._code_of is not None:  # compact ids: look the codes up
-            at = values - self._ids[0]
-            inside = known & (at >= 0) & (at < self._code_of.size)
-            return np.where(inside, self._code_of[np.where(inside, at, 0)], -1).astype(np.int64)
-        at = np.minimum(np.searchsorted(self._ids, values), self._ids.size - 1)
-        return np.where(known & (self._ids[at] == values), at, -1).astype(np.int64)
+        return _kernels.person_codes(values, known, self._ids, self._code_of)
 
     def _evidence(self, masks: NDArray[np.int64]) -> pa.Array:
         """Bit masks of kind codes as sorted, comma-joined names."""
         if self._all_names is not None:
-            masks = np.ascontiguousarray(masks, np.int64)
-            at = pa.Array.from_buffers(pa.int64(), masks.size, [None, pa.py_buffer(masks)])
-            return self._all_names.take(at)
+            return self._all_names.take(masks)
         return _kind_names(masks, self.kinds, self._names)
 
     def _find(self, visits: CaseVisits, rule: ExposureRule) -> _Found:
@@ -337,18 +329,18 @@ class RecordIndex:
             return _NOTHING
         codes = visits.case_code
         n_cases = len(visits.case_ids)
-        if codes.size > 1 and bool((codes[1:] < codes[:-1]).any()):
+        visit_offsets = _kernels.case_offsets(codes, n_cases)
+        if visit_offsets.size == 0:  # not by case: sorted (stable) first
             order = np.argsort(codes, kind="stable")
-            codes = codes[order]
             lat, lon = visits.latitude[order], visits.longitude[order]
             radius = visits.radius_m[order]
             start, end = visits.started_us[order], visits.finished_us[order]
             own = self._own_codes(visits)[order]
+            visit_offsets = _kernels.case_offsets(codes[order], n_cases)
         else:  # already by case, as visits usually come: no copies
             lat, lon, radius = visits.latitude, visits.longitude, visits.radius_m
             start, end = visits.started_us, visits.finished_us
             own = self._own_codes(visits)
-        visit_offsets = np.searchsorted(codes, np.arange(n_cases + 1))
         close = rule.close
         rows = self._rows
         cells = self._cells
@@ -501,10 +493,10 @@ def _pool() -> ThreadPoolExecutor:
 def _split(visit_offsets: NDArray[np.int64], parts: int) -> list[tuple[int, int]]:
     """Cases cut into ``parts`` runs of about as many visits."""
     n_cases = visit_offsets.size - 1
-    targets = np.linspace(0, visit_offsets[-1], parts + 1)[1:-1]
-    cuts = np.unique(np.searchsorted(visit_offsets, targets).clip(1, max(n_cases - 1, 1)))
-    edges = [0, *(int(c) for c in cuts if 0 < c < n_cases), n_cases]
-    return [(lo, hi) for lo, hi in itertools.pairwise(edges) if hi > lo]
+    per_part = int(visit_offsets[-1]) / parts
+    cuts = np.searchsorted(visit_offsets, [per_part * i for i in range(1, parts)]).tolist()
+    edges = sorted({0, n_cases, *(c for c in cuts if 0 < c < n_cases)})
+    return list(itertools.pairwise(edges))
 
 
 def _kind_names(masks: NDArray[np.int64], kinds: list[str], names: dict[int, str]) -> pa.Array:
@@ -523,18 +515,17 @@ def _kind_names(masks: NDArray[np.int64], kinds: list[str], names: dict[int, str
         distinct, at = np.unique(masks, return_inverse=True)
     for m in set(distinct.tolist()) - names.keys():
         names[m] = ",".join(k for i, k in enumerate(kinds) if m >> i & 1)
-    labels = pa.array([names[m] for m in distinct.tolist()], pa.string())
-    return labels.take(pa.array(at, pa.int64()))
+    return Texts.of([names[m] for m in distinct.tolist()]).take(at)
 
 
-def _code_lookup(ids: NDArray[np.int64] | pa.Array) -> NDArray[np.int32] | None:
+def _code_lookup(ids: NDArray[np.int64] | pa.Array) -> NDArray[np.int32]:
     """For integer ids of a compact range (the usual pseudonymous numbering), the code of each
-    id from the first (-1: none); else None."""
+    id from the first (-1: none); else empty."""
     if isinstance(ids, pa.Array) or ids.size == 0:
-        return None
+        return np.empty(0, np.int32)
     span = int(ids[-1] - ids[0]) + 1
     if span > 4 * ids.size + 1_000_000:
-        return None
+        return np.empty(0, np.int32)
     code_of = np.full(span, -1, np.int32)
     code_of[ids - ids[0]] = np.arange(ids.size, dtype=np.int32)
     return code_of

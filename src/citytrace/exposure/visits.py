@@ -156,7 +156,7 @@ def _plain_visits(visits: object) -> CaseVisits | None:
     if not ok:
         return None
     return CaseVisits(
-        case_ids=pa.array(distinct, pa.int64()),
+        case_ids=pa.Array.from_buffers(pa.int64(), distinct.size, [None, pa.py_buffer(distinct)]),
         case_code=codes,
         latitude=lat,
         longitude=lon,
