@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 from datetime import UTC, datetime
 
 import numpy as np
@@ -21,6 +22,7 @@ from citytrace.exposure import (
     records_from_visits,
 )
 from citytrace.exposure._common import _RISK, Texts
+from citytrace.exposure.index import _HELPERS
 from citytrace.exposure.visits import CaseVisits, check_visits
 from citytrace.synth import SynthConfig, generate
 from tests.exposure.scenes import UTC_US, Scene, cases_of, scenes
@@ -302,6 +304,20 @@ class TestQuery:
 
 
 class TestHelpers:
+    @staticmethod
+    def two_thread_search() -> None:
+        """Hundreds of visits on two threads give the answers of one."""
+        city = generate(SynthConfig(n_people=120, n_days=2, seed=5, fixes_for=0))
+        records = records_from_visits(city.visits)
+        own = city.visits.filter(pc.less(city.visits.column("person_id"), 40))
+        visits = cases_of(own).combine_chunks()
+        assert visits.num_rows >= 256  # enough for threads
+        index = RecordIndex.build(records)
+        index.threads = 1
+        expected = index.query(visits)
+        index.threads = 2
+        assert index.query(visits).equals(expected)
+
     def test_texts_are_taken_by_code(self) -> None:
         texts = Texts.of(["", "close", "casual", "점포,카드"])
         codes = np.array([3, 1, 0, 2, 3, 1], np.int64)
@@ -320,15 +336,58 @@ class TestHelpers:
         assert _kernels.case_offsets(np.array([1, 0], np.int64), 2).size == 0
         assert _kernels.case_offsets(np.empty(0, np.int64), 0).tolist() == [0]
 
-    def test_person_codes_by_lookup_or_search(self) -> None:
-        ids = np.array([10, 11, 13, 40], np.int64)
-        values = np.array([13, 12, 40, 9, 10, 41], np.int64)
-        known = np.array([True, True, True, True, False, True])
-        expected = [2, -1, 3, -1, -1, -1]
-        lookup = np.full(31, -1, np.int32)
-        lookup[ids - ids[0]] = np.arange(ids.size, dtype=np.int32)
-        assert _kernels.person_codes(values, known, ids, lookup).tolist() == expected
-        empty = np.empty(0, np.int32)
-        assert _kernels.person_codes(values, known, ids, empty).tolist() == expected
-        none = np.empty(0, np.int64)
-        assert _kernels.person_codes(values, known, none, empty).tolist() == [-1] * 6
+    def test_own_person_left_out_with_sparse_and_compact_ids(self) -> None:
+        """A case's own person is found among the records' ids by lookup (ids of a compact
+        range) or by search (sparse ids): either way left out, and the others kept."""
+        for step in (1, 10**9):  # compact, then sparse
+            ids = [7 + step * k for k in range(4)]
+            n = len(ids)
+            records = pa.table(
+                {
+                    "person_id": pa.array(ids, pa.int64()),
+                    "latitude": [37.5665] * n,
+                    "longitude": [126.978] * n,
+                    "started_at": pa.array([NOON_US] * n, UTC_US),
+                    "finished_at": pa.array([NOON_US + HOUR_US] * n, UTC_US),
+                }
+            )
+            visits = pa.table(
+                {
+                    "case_id": pa.array([1, 2], pa.int64()),
+                    "person_id": pa.array([ids[2], ids[0] - 1], pa.int64()),  # 2nd: no record's
+                    "latitude": [37.5665] * 2,
+                    "longitude": [126.978] * 2,
+                    "started_at": pa.array([NOON_US] * 2, UTC_US),
+                    "finished_at": pa.array([NOON_US + HOUR_US] * 2, UTC_US),
+                }
+            )
+            index = RecordIndex.build(records)
+            assert (index._code_of.size > 0) == (step == 1)
+            got = index.query(visits)
+            assert got.column("case_id").to_pylist() == [1, 1, 1, 2, 2, 2, 2]
+            assert got.column("person_id").to_pylist() == [*ids[:2], ids[3], *ids]
+            _index_agrees(Scene(rule=ExposureRule(), visits=visits, records=records))
+
+
+def _threaded_query_in_child() -> None:
+    """A search on two threads, in a process forked from one whose helper threads ran."""
+    TestHelpers.two_thread_search()
+
+
+class TestHelperThreads:
+    def test_a_failed_part_is_raised_by_the_search(self) -> None:
+        def fail() -> None:
+            raise InputError("a part failed")
+
+        wait = _HELPERS.start(fail, 1)
+        with pytest.raises(InputError, match="a part failed"):
+            wait()
+        wait = _HELPERS.start(lambda: None, 1)  # the helper is still there
+        wait()
+
+    def test_a_forked_child_starts_its_own_threads(self) -> None:
+        TestHelpers.two_thread_search()  # this process's helpers run
+        child = multiprocessing.get_context("fork").Process(target=_threaded_query_in_child)
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0

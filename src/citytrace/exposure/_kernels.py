@@ -211,13 +211,6 @@ def _gallop(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
     return _lower(values, lo + step // 2, min(lo + step, hi), x)
 
 
-@njit(cache=True, nogil=True)
-def _grow(values: np.ndarray, size: int) -> np.ndarray:
-    out = np.empty(size, values.dtype)
-    out[: values.size] = values
-    return out
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _gallop_back(values: np.ndarray, lo: int, hi: int, x: int | np.int64) -> int:
     """:func:`_lower` in ``values[lo:hi]``, given ``values[hi] >= x``, by exponential search
@@ -299,6 +292,23 @@ def new_scratch(n_persons: int) -> Scratch:
     )
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _own_code(value: int, known: bool, person_ids: np.ndarray, code_of: np.ndarray) -> int:
+    """A visit's own person as a person code, or -1 (see :func:`search_cases`)."""
+    if not known:
+        return -1
+    if person_ids.size == 0:
+        return value
+    if code_of.size:
+        at = value - person_ids[0]
+        return code_of[at] if 0 <= at < code_of.size else -1
+    j = np.searchsorted(person_ids, value)
+    return int(j) if j < person_ids.size and person_ids[j] == value else -1
+
+
+_OUT_ROWS = 9  # of search_cases's result
+
+
 @njit(cache=True, nogil=True)
 def search_cases(
     case_lo: int,
@@ -310,6 +320,9 @@ def search_cases(
     v_start: np.ndarray,
     v_end: np.ndarray,
     v_own: np.ndarray,
+    v_own_known: np.ndarray,
+    person_ids: np.ndarray,
+    code_of: np.ndarray,
     classes: np.ndarray,
     class_duration_us: np.ndarray,
     level_duration_us: np.ndarray,
@@ -353,21 +366,13 @@ def search_cases(
     close_limit_m: float,
     close_overlap_us: int,
     close_max_radius_m: float,
-) -> tuple[
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-]:
+) -> np.ndarray:
     """The contacts of cases ``case_lo..case_hi-1``, aggregated per (case, person) and sorted.
 
     Visits are sorted by case (``visit_offsets[c]:visit_offsets[c+1]`` are case c's), with their
-    own person's code or -1 in ``v_own``. Records are sorted by (key, start): ``keys`` are the
+    own person, where ``v_own_known``, in ``v_own``: an id of ``person_ids`` (the records' ids,
+    sorted, a code each; looked up in ``code_of`` when it is given, see :func:`_own_code`) or,
+    when ``person_ids`` is empty, a code. Records are sorted by (key, start): ``keys`` are the
     distinct ``(radius class << 43) | (cell << 3) | duration class`` values and ``offsets`` where
     each key's records begin (plus the end), and the first and last start under each key;
     ``keys_u`` are the keys seen as uint64. A row directory finds a grid row's keys: for radius
@@ -387,20 +392,14 @@ def search_cases(
 
     For each case, the contact pairs are folded per person as they are found (a slot per person,
     reset after the case), then emitted in person order: no sort of all the pairs. Returns, per
-    (case, person): case, person code, first contact (us), end of the last (us), longest overlap
-    (us), smallest gap (m, at least 0), kinds as a bit mask, pairs, and whether a pair met the
-    close-contact rule.
+    (case, person), a row each of one array (one array for the threads' parts to be joined in one
+    step): case, person (its id of ``person_ids``, or its code when that is empty), first contact
+    (us), end of the last (us), longest overlap (us), smallest gap (m, at least 0; the bits of a
+    float64), kinds as a bit mask, pairs, and whether a pair met the close-contact rule (1 or 0).
     """
     ocap = 256
-    o_case = np.empty(ocap, np.int64)
-    o_person = np.empty(ocap, np.int64)
-    o_first = np.empty(ocap, np.int64)
-    o_last = np.empty(ocap, np.int64)
-    o_overlap = np.empty(ocap, np.int64)
-    o_dist = np.empty(ocap, np.float64)
-    o_kinds = np.empty(ocap, np.int64)
-    o_count = np.empty(ocap, np.int64)
-    o_close = np.empty(ocap, np.bool_)
+    out = np.empty((_OUT_ROWS, ocap), np.int64)
+    out_dist = out[5].view(np.float64)
     n_out = 0
     # Below this, R * |dlat| (a lower bound of the distance) proves a candidate too far.
     lat_slack = 1.0 - 1e-9
@@ -413,7 +412,7 @@ def search_cases(
             lat = v_lat[i]
             lon = v_lon[i]
             rv = v_radius[i]
-            own = v_own[i]
+            own = _own_code(v_own[i], v_own_known[i], person_ids, code_of)
             last_lat = np.nan
             last_lon = np.nan
             last_h = 0.0
@@ -538,43 +537,30 @@ def search_cases(
         if n_out + ng > ocap:
             while n_out + ng > ocap:
                 ocap *= 2
-            o_case = _grow(o_case, ocap)
-            o_person = _grow(o_person, ocap)
-            o_first = _grow(o_first, ocap)
-            o_last = _grow(o_last, ocap)
-            o_overlap = _grow(o_overlap, ocap)
-            o_dist = _grow(o_dist, ocap)
-            o_kinds = _grow(o_kinds, ocap)
-            o_count = _grow(o_count, ocap)
-            o_close = _grow(o_close, ocap)
+            grown = np.empty((_OUT_ROWS, ocap), np.int64)
+            grown[:, :n_out] = out[:, :n_out]
+            out = grown
+            out_dist = out[5].view(np.float64)
         # In person order: sort the persons in place, and find each one's group by its slot.
-        persons = o_person[n_out : n_out + ng]
+        persons = out[1, n_out : n_out + ng]
         persons[:] = g_person[:ng]
         persons.sort()
         for j in range(n_out, n_out + ng):
-            person = o_person[j]
+            person = out[1, j]
             g = slot[person]
             slot[person] = -1
-            o_case[j] = case
-            o_first[j] = g_first[g]
-            o_last[j] = g_last[g]
-            o_overlap[j] = g_overlap[g]
-            o_dist[j] = g_dist[g]
-            o_kinds[j] = g_kinds[g]
-            o_count[j] = g_count[g]
-            o_close[j] = g_close[g]
+            if person_ids.size:
+                out[1, j] = person_ids[person]
+            out[0, j] = case
+            out[2, j] = g_first[g]
+            out[3, j] = g_last[g]
+            out[4, j] = g_overlap[g]
+            out_dist[j] = g_dist[g]
+            out[6, j] = g_kinds[g]
+            out[7, j] = g_count[g]
+            out[8, j] = g_close[g]
         n_out += ng
-    return (
-        o_case[:n_out],
-        o_person[:n_out],
-        o_first[:n_out],
-        o_last[:n_out],
-        o_overlap[:n_out],
-        o_dist[:n_out],
-        o_kinds[:n_out],
-        o_count[:n_out],
-        o_close[:n_out],
-    )
+    return out[:, :n_out]
 
 
 @njit(cache=True, nogil=True)
@@ -805,32 +791,6 @@ def take_texts(
             out[at] = data[j]
             at += 1
     return out_offsets, out
-
-
-@njit(cache=True, nogil=True)
-def person_codes(
-    values: np.ndarray, known: np.ndarray, ids: np.ndarray, code_of: np.ndarray
-) -> np.ndarray:
-    """The code of each known person id among ``ids`` (sorted), or -1: looked up in ``code_of``
-    (the code of each id from the first, -1: none) when it is given, else searched."""
-    n = values.size
-    out = np.full(n, -1, np.int64)
-    if ids.size == 0:
-        return out
-    first = ids[0]
-    for i in range(n):
-        if not known[i]:
-            continue
-        v = values[i]
-        if code_of.size:
-            at = v - first
-            if 0 <= at < code_of.size:
-                out[i] = code_of[at]
-        else:
-            j = np.searchsorted(ids, v)
-            if j < ids.size and ids[j] == v:
-                out[i] = j
-    return out
 
 
 @njit(cache=True, nogil=True)

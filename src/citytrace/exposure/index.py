@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any, NamedTuple
@@ -306,13 +306,13 @@ class RecordIndex:
         )
         self.query(sample)
 
-    def _own_codes(self, visits: CaseVisits) -> NDArray[np.int64]:
-        """Each visit's own person as a person code, or -1."""
+    def _own_persons(self, visits: CaseVisits) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+        """Each visit's own person as the search takes it: an id of the records' integer ids,
+        or a code of their text ids; and whether it is known."""
         if isinstance(self._ids, pa.Array):
-            codes, _ = own_persons(visits, self._ids)
-            return codes
-        values, known = own_persons(visits, None)
-        return _kernels.person_codes(values, known, self._ids, self._code_of)
+            codes, known = own_persons(visits, self._ids)
+            return codes, known
+        return own_persons(visits, None)
 
     def _evidence(self, masks: NDArray[np.int64]) -> pa.Array:
         """Bit masks of kind codes as sorted, comma-joined names."""
@@ -335,18 +335,19 @@ class RecordIndex:
             lat, lon = visits.latitude[order], visits.longitude[order]
             radius = visits.radius_m[order]
             start, end = visits.started_us[order], visits.finished_us[order]
-            own = self._own_codes(visits)[order]
+            own, own_known = (a[order] for a in self._own_persons(visits))
             visit_offsets = _kernels.case_offsets(codes[order], n_cases)
         else:  # already by case, as visits usually come: no copies
             lat, lon, radius = visits.latitude, visits.longitude, visits.radius_m
             start, end = visits.started_us, visits.finished_us
-            own = self._own_codes(visits)
+            own, own_known = self._own_persons(visits)
         close = rule.close
+        person_ids = _NO_IDS if isinstance(self._ids, pa.Array) else self._ids
         rows = self._rows
         cells = self._cells
 
         def run(
-            parts: list[tuple[int, int]], indices: Iterator[int], found: list[_Found | None]
+            parts: list[tuple[int, int]], indices: Iterator[int], found: list[_Part | None]
         ) -> None:
             """Search the parts of ``indices`` (shared among threads)."""
             scratch = None
@@ -367,6 +368,9 @@ class RecordIndex:
                         start,
                         end,
                         own,
+                        own_known,
+                        person_ids,
+                        self._code_of,
                         self._classes,
                         self._class_us,
                         self._level_us,
@@ -425,27 +429,20 @@ class RecordIndex:
         else:  # as many parts for each thread, of at least _PART_S (a part costs some 15 us)
             per_thread = visits.size * self._visit_s / threads
             parts = _split(visit_offsets, threads * min(_PARTS, max(1, int(per_thread / _PART_S))))
-        results: list[_Found | None] = [None] * len(parts)
+        results: list[_Part | None] = [None] * len(parts)
         # More parts than threads (of a long search), taken in turn by the calling thread and the
         # pool's: a thread that starts late (a busy machine) takes fewer parts, or none, and the
         # others wait for it at most as long as it takes for the part it is on.
         taken = itertools.count()
-        helpers = [_pool().submit(run, parts, taken, results) for _ in range(threads - 1)]
+        wait = _HELPERS.start(lambda: run(parts, taken, results), threads - 1)
         run(parts, taken, results)
-        for helper in helpers:
-            helper.result()
+        wait()
         done = [r for r in results if r is not None]
         assert len(done) == len(parts)
         if many:  # seconds a visit, for one thread: what the next search expects
             self._visit_s = (time.perf_counter() - started) * threads / visits.size
-        if len(done) == 1:
-            found = done[0]
-        else:
-            found = tuple(np.concatenate([p[i] for p in done]) for i in range(9))  # type: ignore[assignment]
-        if not isinstance(self._ids, pa.Array):
-            person = self._ids[found[1]]  # back from codes to ids (same order)
-            found = (found[0], person, *found[2:])  # type: ignore[assignment]
-        return found
+        joined = done[0] if len(done) == 1 else np.concatenate(done, axis=1)
+        return (*joined[:5], joined[5].view(np.float64), *joined[6:8], joined[8] != 0)  # type: ignore[return-value]
 
     def _take_scratch(self) -> _kernels.Scratch:
         """Working arrays for one search: a free one, or new ones (as many as searches at once)."""
@@ -477,17 +474,67 @@ _NOTHING: _Found = (
     np.empty(0, np.int64),
     np.empty(0, np.bool_),
 )
-_POOL: list[ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
+_Part = NDArray[np.int64]  # a part's contacts: a row a field (see _kernels.search_cases)
+_NO_IDS = np.empty(0, np.int64)  # text ids: the search gives codes
 
 
-def _pool() -> ThreadPoolExecutor:
-    """The threads that searches share (started once, kept: a search does not pay for them)."""
-    if not _POOL:
-        with _POOL_LOCK:
-            if not _POOL:
-                _POOL.append(ThreadPoolExecutor(_CORES, thread_name_prefix="citytrace-index"))
-    return _POOL[0]
+class _Helpers:
+    """Threads kept for searches (started once: a search does not pay for them), taking jobs
+    from one queue. Lighter than an executor's futures, whose hand-off took some 40 us: a job is
+    put on a queue and its end told on another, both queues in C."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._forget()
+
+    def _forget(self) -> None:
+        """No threads (also in a forked child, which has none of its parent's)."""
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def start(self, job: Callable[[], None], n: int) -> Callable[[], None]:
+        """Run ``job`` on ``n`` of the threads; returns what waits for them to finish (and
+        raises what a job raised)."""
+        if n <= 0:
+            return lambda: None
+        with self._lock:
+            while len(self._threads) < min(n, _CORES):
+                thread = threading.Thread(
+                    target=self._serve,
+                    args=(self._jobs,),
+                    name=f"citytrace-index-{len(self._threads)}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
+        done: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+
+        def task() -> None:
+            try:
+                job()
+            except BaseException as exc:  # told to the waiting search, which raises it
+                done.put(exc)
+            else:
+                done.put(None)
+
+        for _ in range(n):
+            self._jobs.put(task)
+
+        def wait() -> None:
+            errors = [e for e in (done.get() for _ in range(n)) if e is not None]
+            if errors:
+                raise errors[0]
+
+        return wait
+
+    @staticmethod
+    def _serve(jobs: queue.SimpleQueue[Callable[[], None]]) -> None:
+        while True:
+            jobs.get()()
+
+
+_HELPERS = _Helpers()
+os.register_at_fork(after_in_child=_HELPERS._forget)
 
 
 def _split(visit_offsets: NDArray[np.int64], parts: int) -> list[tuple[int, int]]:
