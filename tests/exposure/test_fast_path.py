@@ -21,6 +21,7 @@ from citytrace.exposure import (
     find_contacts,
     records_from_visits,
 )
+from citytrace.exposure import index as index_module
 from citytrace.exposure._common import _RISK, Texts
 from citytrace.exposure.index import _HELPERS
 from citytrace.exposure.visits import CaseVisits, check_visits
@@ -391,3 +392,15 @@ class TestHelperThreads:
         child.start()
         child.join(60)
         assert child.exitcode == 0
+
+    def test_cores_wanted_now(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The runnable count of the moment (this thread is one), or the load average where it
+        cannot be read."""
+        assert index_module._wanting_cores() >= 1
+
+        def unreadable(*args: object) -> bytes:
+            raise OSError("no /proc")
+
+        monkeypatch.setattr(index_module.os, "pread", unreadable)
+        monkeypatch.setattr(index_module.os, "getloadavg", lambda: (7.5, 0.0, 0.0))
+        assert index_module._wanting_cores() == 7.5

@@ -420,7 +420,7 @@ class RecordIndex:
         elif self.threads is not None:
             threads = min(self.threads, n_cases)
         else:
-            idle = _CORES - os.getloadavg()[0] + 1  # this thread's core too
+            idle = _CORES - _wanting_cores() + 1  # this thread's core too
             long = visits.size * self._visit_s > _LONG_SEARCH_S
             threads = min(_CORES if long else max(1, min(_CORES, round(idle))), n_cases)
         started = time.perf_counter()
@@ -431,7 +431,7 @@ class RecordIndex:
             parts = _split(visit_offsets, threads * min(_PARTS, max(1, int(per_thread / _PART_S))))
         results: list[_Part | None] = [None] * len(parts)
         # More parts than threads (of a long search), taken in turn by the calling thread and the
-        # pool's: a thread that starts late (a busy machine) takes fewer parts, or none, and the
+        # helpers: a thread that starts late (a busy machine) takes fewer parts, or none, and the
         # others wait for it at most as long as it takes for the part it is on.
         taken = itertools.count()
         wait = _HELPERS.start(lambda: run(parts, taken, results), threads - 1)
@@ -535,6 +535,22 @@ class _Helpers:
 
 _HELPERS = _Helpers()
 os.register_at_fork(after_in_child=_HELPERS._forget)
+
+
+def _wanting_cores() -> float:
+    """How many threads want a core now, this one included: the runnable count of
+    ``/proc/loadavg`` (an instant's, where the 1-minute load average still counts work that
+    has ended, such as the build of the index a moment ago); that average where there is no
+    ``/proc``."""
+    try:
+        if not _LOADAVG:
+            _LOADAVG.append(os.open("/proc/loadavg", os.O_RDONLY | os.O_CLOEXEC))
+        return float(os.pread(_LOADAVG[0], 128, 0).split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0]
+
+
+_LOADAVG: list[int] = []  # the file, kept open: one read a search
 
 
 def _split(visit_offsets: NDArray[np.int64], parts: int) -> list[tuple[int, int]]:
