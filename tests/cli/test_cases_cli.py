@@ -96,3 +96,39 @@ class TestCaseCommands:
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert "error: CITYTRACE_DISCLOSURE_MIN_K: Input should be a valid integer" in result.stderr
         assert "error: CITYTRACE_HOLIDAYS: " in result.stderr and "'XX'" in result.stderr
+
+
+class TestContactsDue:
+    def test_worklist_follows_the_contacts(self, tmp_path: Path) -> None:
+        assert "no contact needs an action" in run("case", "contacts-due").stdout
+        records = tmp_path / "records.csv"
+        records.write_text(
+            "person_id,latitude,longitude,started_at,finished_at\n"
+            "501,37.55475,126.97075,2020-03-03T11:20:00+09:00,2020-03-03T12:20:00+09:00\n"
+            "502,37.56475,126.97075,2020-03-03T11:20:00+09:00,2020-03-03T12:20:00+09:00\n"
+        )
+        run("records", "append", str(records))
+        run("case", "create", "--confirmed", "2020-03-05", "--district", "11140")
+        card = tmp_path / "card.csv"
+        card.write_text(CARD_CSV)
+        run("case", "attach", "1", str(card))
+        assert "1 contacts (1 new" in run("case", "contacts", "1", "--search").stdout
+
+        listed = run("case", "contacts-due", "--on", "2020-03-06").stdout.splitlines()
+        assert len(listed) == 1 and listed[0].startswith("notify")
+        assert "case C20200305-0001" in listed[0] and "person 501" in listed[0]
+        (due,) = json.loads(run("case", "contacts-due", "--on", "2020-03-06", "--json").stdout)
+        assert due["action"] == "notify" and due["district_code"] == "11140"
+        assert due["contact"]["quarantine_until_date"] == "2020-03-17"
+
+        run("case", "contact", "move", str(due["contact"]["id"]), "in_quarantine")
+        quiet = run("case", "contacts-due", "--on", "2020-03-10", "--district", "11140")
+        assert "no contact needs an action" in quiet.stdout
+        (release,) = json.loads(run("case", "contacts-due", "--on", "2020-03-18", "--json").stdout)
+        assert (release["action"], release["since"]) == ("release", "2020-03-18")
+        assert json.loads(
+            run("case", "contacts-due", "--on", "2020-03-18", "--district", "11110", "--json")
+            .stdout
+        ) == []  # fmt: skip
+        bad = run("case", "contacts-due", "--on", "18 March", check=False)
+        assert bad.returncode != 0 and "--on" in bad.stderr and "Traceback" not in bad.stderr

@@ -99,3 +99,46 @@ class TestContactsApi:
         resp = client.post(f"/api/cases/{case['id']}/contacts/search", json={"distance_m": -3})
         assert resp.status_code == 422
         assert resp.json()["problems"][0]["field"] == "body.distance_m"
+
+
+class TestDueApi:
+    def test_worklist_is_scoped_to_the_investigators_district(
+        self, session: Session, client: TestClient
+    ) -> None:
+        _city_records()
+        for district in ("11140", "11110"):
+            case = client.post(
+                "/api/cases", json={"confirmed_date": "2020-03-05", "district_code": district}
+            ).json()
+            client.post(
+                f"/api/cases/{case['id']}/evidence",
+                files={"file": ("card.csv", CARD_CSV.encode())},
+            )
+            found = client.post(f"/api/cases/{case['id']}/contacts/search", json={}).json()
+            assert found["new"] == 1
+        everyone = client.get("/api/contacts/due", params={"on": "2020-03-06"})
+        assert everyone.status_code == 200, everyone.text
+        assert [(d["action"], d["district_code"]) for d in everyone.json()] == [
+            ("notify", "11140"),
+            ("notify", "11110"),
+        ]
+        assert (
+            client.get(
+                "/api/contacts/due", params={"on": "2020-03-06", "district_code": "11110"}
+            ).json()[0]["case_reference"]
+            == everyone.json()[1]["case_reference"]
+        )
+
+        investigator = bearer(
+            session, make_user(session, Role.INVESTIGATOR, username="inv", district_code="11110")
+        )
+        own = client.get("/api/contacts/due", params={"on": "2020-03-06"}, headers=investigator)
+        assert [d["district_code"] for d in own.json()] == ["11110"]
+        other = client.get(
+            "/api/contacts/due", params={"district_code": "11140"}, headers=investigator
+        )
+        assert other.status_code == 403
+        clinic = bearer(session, make_user(session, Role.CLINIC_STAFF, username="clinic"))
+        assert client.get("/api/contacts/due", headers=clinic).status_code == 403
+        bad = client.get("/api/contacts/due", params={"on": "someday"})
+        assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "query.on"

@@ -12,7 +12,7 @@ from citytrace.audit import service as audit
 from citytrace.cases import service as cases
 from citytrace.cases.schemas import CaseCreate
 from citytrace.contacts import service
-from citytrace.contacts.models import ContactState, RiskClass
+from citytrace.contacts.models import Contact, ContactState, RiskClass
 from citytrace.errors import ConflictError, InputError
 from citytrace.investigation.models import Visit, VisitStatus
 
@@ -227,3 +227,150 @@ class TestTransition:
             "to": "released",
             "override": True,
         }
+
+
+SEOUL_NOON = datetime(2020, 3, 10, 3, 0, tzinfo=UTC)  # noon in Seoul on 10 March
+
+
+def _contact(
+    session: Session,
+    case_id: int,
+    person: str,
+    state: ContactState,
+    *,
+    until: date = date(2020, 3, 16),
+    test_result: str | None = None,
+    quarantined: bool = False,
+    at: datetime = SEOUL_NOON,
+) -> Contact:
+    """A contact in ``state``, each of its steps taken at ``at`` (those its state implies)."""
+    contact = Contact(
+        case_id=case_id,
+        person_ref=person,
+        first_contact_at=T0,
+        last_contact_at=T0 + timedelta(minutes=30),
+        max_overlap_min=30.0,
+        min_distance_m=1.0,
+        n_contacts=1,
+        evidence_kinds=["visit"],
+        risk_class=RiskClass.CLOSE,
+        state=state,
+        quarantine_until_date=until,
+        identified_at=at,
+        notified_at=None if state == ContactState.IDENTIFIED else at,
+        tested_at=at if test_result else None,
+        test_result=test_result,
+        quarantined_at=at if quarantined or state == ContactState.IN_QUARANTINE else None,
+    )
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def _action(got: tuple[service.FollowUp, date] | None) -> str | None:
+    return None if got is None else str(got[0])
+
+
+class TestDue:
+    def test_each_state_gets_its_next_action(self, session: Session, case_id: int) -> None:
+        tz = "Asia/Seoul"
+        late = SEOUL_NOON - timedelta(hours=13)  # 23:00 in Seoul on 9 March
+        cases_ = {
+            "identified": (_contact(session, case_id, "a", ContactState.IDENTIFIED, at=late),
+                           ("notify", date(2020, 3, 9))),
+            "notified": (_contact(session, case_id, "b", ContactState.NOTIFIED),
+                         ("quarantine", date(2020, 3, 10))),
+            "in quarantine": (_contact(session, case_id, "c", ContactState.IN_QUARANTINE), None),
+            "tested negative, at home": (
+                _contact(session, case_id, "d", ContactState.TESTED, test_result="negative"),
+                ("quarantine", date(2020, 3, 10)),
+            ),
+            "tested negative in quarantine": (
+                _contact(session, case_id, "e", ContactState.TESTED, test_result="negative",
+                         quarantined=True),
+                None,
+            ),
+            "positive": (
+                _contact(session, case_id, "f", ContactState.TESTED, test_result="positive"),
+                ("register_case", date(2020, 3, 10)),
+            ),
+            "released": (_contact(session, case_id, "g", ContactState.RELEASED), None),
+        }  # fmt: skip
+        for name, (contact, expected) in cases_.items():
+            got = service.next_action(contact, date(2020, 3, 16), tz)
+            assert (None if got is None else (str(got[0]), got[1])) == expected, name
+        # The day after the last of quarantine, all but the new ones are to be released.
+        day_after = {
+            name: _action(service.next_action(contact, date(2020, 3, 17), tz))
+            for name, (contact, _) in cases_.items()
+        }
+        assert day_after == {
+            "identified": "notify",
+            "notified": "release",
+            "in quarantine": "release",
+            "tested negative, at home": "release",
+            "tested negative in quarantine": "release",
+            "positive": "register_case",
+            "released": None,
+        }
+        assert service.next_action(cases_["in quarantine"][0], date(2020, 3, 17), tz) == (
+            service.FollowUp.RELEASE,
+            date(2020, 3, 17),
+        )
+        assert (
+            service.next_action(cases_["positive"][0], date(2020, 3, 17), tz, has_case=True) is None
+        )
+
+    def test_worklist_across_cases_most_urgent_first(self, session: Session, case_id: int) -> None:
+        other = cases.create(
+            session=session,
+            actor="t",
+            data=CaseCreate(confirmed_date=date(2020, 3, 4), district_code="11140"),
+        )
+        cases.get_or_raise(session=session, case_id=case_id).district_code = "11110"
+        early = SEOUL_NOON - timedelta(days=2)
+        quarantined = _contact(
+            session, case_id, "q", ContactState.IN_QUARANTINE, until=date(2020, 3, 12)
+        )
+        newer = _contact(session, case_id, "n2", ContactState.IDENTIFIED)
+        older = _contact(session, other.id, "n1", ContactState.IDENTIFIED, at=early)
+        positive = _contact(session, other.id, "p", ContactState.TESTED, test_result="positive")
+        _contact(session, other.id, "r", ContactState.RELEASED)
+        _contact(session, case_id, "w", ContactState.IN_QUARANTINE, until=date(2020, 3, 20))
+        rows = service.due(session=session, actor="inv", today=date(2020, 3, 14))
+        assert [(d.contact.id, str(d.action)) for d in rows] == [
+            (positive.id, "register_case"),
+            (older.id, "notify"),
+            (newer.id, "notify"),
+            (quarantined.id, "release"),
+        ]
+        assert {d.case_reference for d in rows} == {
+            cases.get_or_raise(session=session, case_id=i).reference for i in (case_id, other.id)
+        }
+        only = service.due(session=session, actor="inv", today=date(2020, 3, 14),
+                           district_code="11110")  # fmt: skip
+        assert [d.contact.id for d in only] == [newer.id, quarantined.id]
+        assert all(d.district_code == "11110" for d in only)
+        # Once the positive contact's person is registered as a case, it leaves the list.
+        registered = cases.create(
+            session=session, actor="t", data=CaseCreate(confirmed_date=date(2020, 3, 12))
+        )
+        registered.person_ref = "p"
+        session.flush()
+        rows = service.due(session=session, actor="inv", today=date(2020, 3, 14))
+        assert positive.id not in {d.contact.id for d in rows}
+        event = audit.list_(session=session, entity="district", entity_id="all")[-1]
+        assert event.action == "contact.due" and event.detail == {"on": "2020-03-14", "contacts": 3}
+
+    def test_a_contact_found_late_is_released_after_notice(
+        self, session: Session, case_id: int
+    ) -> None:
+        contact = _contact(session, case_id, "l", ContactState.NOTIFIED, until=date(2020, 3, 5))
+        moved = service.transition(
+            session=session,
+            actor="i",
+            contact_id=contact.id,
+            state=ContactState.RELEASED,
+            today=date(2020, 3, 10),
+        )
+        assert moved.state == ContactState.RELEASED

@@ -291,6 +291,41 @@ def contacts_(
             )
 
 
+@app.command("contacts-due")
+def contacts_due(
+    district: Annotated[str | None, typer.Option(help="Only this district's cases.")] = None,
+    on: Annotated[str | None, typer.Option(help="The day, YYYY-MM-DD (default: today).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Contacts of every case whose follow-up needs an action: register a case (tested
+    positive), notify, quarantine, release; most urgent first, the longest waiting first."""
+    from citytrace.contacts import service as contacts
+    from citytrace.contacts.schemas import DueOut
+
+    with session_scope() as session:
+        rows = [
+            DueOut.of(d)
+            for d in contacts.due(
+                session=session,
+                actor=actor(),
+                today=parse_date(on, "--on"),
+                district_code=district,
+            )
+        ]
+    if as_json:
+        echo_json([d.model_dump(mode="json") for d in rows])
+        return
+    if not rows:
+        typer.echo("no contact needs an action")
+    for d in rows:
+        c = d.contact
+        typer.echo(
+            f"{d.action:<13} since {d.since}  case {d.case_reference:<14} "
+            f"contact {c.id:>6} (person {c.person_ref}, {c.risk_class}, {c.state}, "
+            f"quarantine until {c.quarantine_until_date})"
+        )
+
+
 @contact_app.command("move")
 def move(
     contact_id: int,

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from citytrace.api.deps import ActorDep, SessionDep, UnitOfWorkRoute
-from citytrace.auth.dependencies import case_for, contact_for
-from citytrace.auth.permissions import Permission
+from citytrace.auth.dependencies import case_for, contact_for, district_filter, require
+from citytrace.auth.permissions import Permission, Principal
 from citytrace.cases.models import Case
 from citytrace.contacts import service
 from citytrace.contacts.models import Contact, ContactState
-from citytrace.contacts.schemas import ContactOut, SearchIn, SearchOut, TransitionIn
+from citytrace.contacts.schemas import ContactOut, DueOut, SearchIn, SearchOut, TransitionIn
 
 router = APIRouter(tags=["contacts"], route_class=UnitOfWorkRoute)
 
@@ -54,6 +55,27 @@ def list_contacts(
         ContactOut.model_validate(c)
         for c in service.read_list(session=session, actor=actor, case_id=case.id, state=state)
     ]
+
+
+@router.get("/api/contacts/due")
+def contacts_due(
+    principal: Annotated[Principal, Depends(require(Permission.CONTACT_READ))],
+    session: SessionDep,
+    actor: ActorDep,
+    district_code: str | None = None,
+    on: date | None = None,
+) -> list[DueOut]:
+    """Every contact whose follow-up needs an action on the local day ``on`` (default: today),
+    across cases (an investigator's own district's only): register a case for a positive test,
+    notify, quarantine, release; most urgent first, the longest waiting first."""
+    district = district_filter(
+        session=session,
+        principal=principal,
+        permission=Permission.CONTACT_READ,
+        district_code=district_code,
+    )
+    rows = service.due(session=session, actor=actor, today=on, district_code=district)
+    return [DueOut.of(d) for d in rows]
 
 
 @router.post("/api/contacts/{contact_id}/transition")

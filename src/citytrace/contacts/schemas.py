@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from citytrace.contacts.models import ContactState, RiskClass
+from citytrace.contacts.service import Due, FollowUp
 
 
 class ContactOut(BaseModel):
@@ -57,3 +58,27 @@ class TransitionIn(BaseModel):
     override_reason: str | None = Field(
         default=None, max_length=2000, description="Why a rule (release date) is overridden."
     )
+
+
+class DueOut(BaseModel):
+    """A contact whose follow-up needs an action."""
+
+    action: FollowUp = Field(
+        description="register_case (tested positive, no case of the person yet), notify, "
+        "quarantine (told or tested negative, not in quarantine while it runs) or release "
+        "(quarantine over)"
+    )
+    since: date = Field(description="the local day the action fell due")
+    case_reference: str
+    district_code: str | None
+    contact: ContactOut
+
+    @classmethod
+    def of(cls, due: Due) -> DueOut:
+        return cls(
+            action=due.action,
+            since=due.since,
+            case_reference=due.case_reference,
+            district_code=due.district_code,
+            contact=ContactOut.model_validate(due.contact),
+        )

@@ -1,8 +1,10 @@
 """Contacts: found by the exposure search over the city's records, followed until release.
 
 The follow-up is a small state machine: identified -> notified -> (tested | in quarantine) ->
-released. Quarantine runs until 14 days after the last contact (Korea's rule in 2020, and the
-WHO's); release before that day needs a recorded reason. Every change is audited.
+released, or notified -> released for a contact found once its quarantine would have ended.
+Quarantine runs until 14 days after the last contact (Korea's rule in 2020, and the WHO's);
+release before that day needs a recorded reason. Every change is audited. :func:`due` lists what
+the follow-up of every case needs next.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from citytrace.audit import service as audit
 from citytrace.cases import service as cases
+from citytrace.cases.models import Case
 from citytrace.config import get_settings
 from citytrace.contacts.models import Contact, ContactState, RiskClass
 from citytrace.db import utcnow
@@ -32,7 +36,10 @@ QUARANTINE_DAYS = 14
 
 ALLOWED: dict[ContactState, frozenset[ContactState]] = {
     ContactState.IDENTIFIED: frozenset({ContactState.NOTIFIED, ContactState.IN_QUARANTINE}),
-    ContactState.NOTIFIED: frozenset({ContactState.TESTED, ContactState.IN_QUARANTINE}),
+    # Released straight after notice: found once the 14 days had passed (or with a reason).
+    ContactState.NOTIFIED: frozenset(
+        {ContactState.TESTED, ContactState.IN_QUARANTINE, ContactState.RELEASED}
+    ),
     ContactState.TESTED: frozenset({ContactState.IN_QUARANTINE, ContactState.RELEASED}),
     ContactState.IN_QUARANTINE: frozenset({ContactState.TESTED, ContactState.RELEASED}),
     ContactState.RELEASED: frozenset(),
@@ -76,6 +83,100 @@ def read_list(
         detail={"contacts": len(contacts)},
     )
     return contacts
+
+
+class FollowUp(StrEnum):
+    """What a contact's follow-up needs next, most urgent first."""
+
+    REGISTER_CASE = "register_case"  # tested positive, and no case of that person yet
+    NOTIFY = "notify"  # identified, not told yet
+    QUARANTINE = "quarantine"  # told (or tested negative) but not in quarantine, while it runs
+    RELEASE = "release"  # its quarantine has ended
+
+
+_URGENCY = {action: n for n, action in enumerate(FollowUp)}
+
+
+@dataclass(frozen=True)
+class Due:
+    """A contact whose follow-up needs an action, and the local day it fell due."""
+
+    contact: Contact
+    case_reference: str
+    district_code: str | None
+    action: FollowUp
+    since: date
+
+
+def next_action(
+    contact: Contact, today: date, timezone: str, *, has_case: bool = False
+) -> tuple[FollowUp, date] | None:
+    """What ``contact`` needs on the local day ``today``, and since which day; None when nothing
+    is due (released, or in quarantine until a later day). ``has_case``: a case of the contact's
+    person is registered already."""
+
+    def day(moment: datetime | None) -> date:
+        return (moment or contact.identified_at).astimezone(ZoneInfo(timezone)).date()
+
+    ended = today > contact.quarantine_until_date
+    release = (FollowUp.RELEASE, contact.quarantine_until_date + timedelta(days=1))
+    state = contact.state
+    if state == ContactState.RELEASED:
+        return None
+    if contact.test_result == "positive":
+        return None if has_case else (FollowUp.REGISTER_CASE, day(contact.tested_at))
+    if state == ContactState.IDENTIFIED:
+        return FollowUp.NOTIFY, day(contact.identified_at)
+    if ended:
+        return release
+    if state == ContactState.NOTIFIED:
+        return FollowUp.QUARANTINE, day(contact.notified_at)
+    if state == ContactState.TESTED and contact.quarantined_at is None:
+        return FollowUp.QUARANTINE, day(contact.tested_at)
+    return None  # in quarantine until a later day
+
+
+def due(
+    *,
+    session: Session,
+    actor: str,
+    today: date | None = None,
+    district_code: str | None = None,
+) -> list[Due]:
+    """The contacts of every case (of ``district_code``, if given) whose follow-up needs an
+    action on the local day ``today`` (default: today), most urgent first, the longest waiting
+    first within an action; the read is audited."""
+    timezone = get_settings().timezone
+    today = today or utcnow().astimezone(ZoneInfo(timezone)).date()
+    query = (
+        select(Contact, Case.reference, Case.district_code)
+        .join(Case, Case.id == Contact.case_id)
+        .where(Contact.state != ContactState.RELEASED)
+    )
+    if district_code is not None:
+        query = query.where(Case.district_code == district_code)
+    rows = session.execute(query).all()
+    positives = {c.person_ref for c, _, _ in rows if c.test_result == "positive"}
+    registered = (
+        set(session.scalars(select(Case.person_ref).where(Case.person_ref.in_(positives))))
+        if positives
+        else set()
+    )
+    found = []
+    for contact, reference, district in rows:
+        action = next_action(contact, today, timezone, has_case=contact.person_ref in registered)
+        if action is not None:
+            found.append(Due(contact, reference, district, *action))
+    found.sort(key=lambda d: (_URGENCY[d.action], d.since, d.contact.id))
+    audit.record(
+        session=session,
+        actor=actor,
+        action="contact.due",
+        entity="district",
+        entity_id=district_code or "all",
+        detail={"on": today.isoformat(), "contacts": len(found)},
+    )
+    return found
 
 
 def get_or_raise(*, session: Session, contact_id: int) -> Contact:
