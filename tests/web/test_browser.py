@@ -184,6 +184,11 @@ def test_the_investigators_workspace(server: Server, tmp_path: Path) -> None:
                 page.get_by_role("link", name="한국어").click()
             expect(page.locator("html")).to_have_attribute("lang", "ko")
             expect(page.locator("h1")).to_contain_text("WEB-001의 접촉자")
+            # The follow-up worklist, from the navigation: nobody to act on yet.
+            with page.expect_navigation():
+                page.get_by_role("link", name="접촉자 관리").click()
+            expect(page.locator("h1")).to_have_text("오늘 조치할 접촉자")
+            expect(page.locator("#no-due")).to_be_visible()
             context.close()
 
             # An investigator of another district cannot open the case.

@@ -446,11 +446,62 @@ class TestContacts:
         session.refresh(contact)
         assert contact.state == ContactState.NOTIFIED
         wrong = client.post(
-            f"/contacts/{contact.id}/transition", data={"csrf_token": csrf, "state": "released"}
+            f"/contacts/{contact.id}/transition", data={"csrf_token": csrf, "state": "identified"}
         )
         assert wrong.status_code == 422 and 'id="page-error"' in wrong.text
         session.refresh(contact)
         assert contact.state == ContactState.NOTIFIED
+
+
+class TestContactsDue:
+    def test_worklist_of_my_district_most_urgent_first(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        start = datetime(2020, 3, 3, 1, 0, tzinfo=UTC)
+
+        def contact(case_id: int, person: str, state: ContactState, until: date) -> Contact:
+            row = Contact(
+                case_id=case_id,
+                person_ref=person,
+                first_contact_at=start,
+                last_contact_at=start + timedelta(minutes=30),
+                max_overlap_min=30.0,
+                min_distance_m=5.0,
+                n_contacts=1,
+                risk_class=RiskClass.CLOSE,
+                state=state,
+                quarantine_until_date=until,
+                notified_at=None if state == ContactState.IDENTIFIED else start,
+                quarantined_at=start if state == ContactState.IN_QUARANTINE else None,
+            )
+            session.add(row)
+            session.flush()
+            return row
+
+        mine = make_case(session, reference="MINE-1")
+        other = make_case(session, OTHER_DISTRICT, reference="OTHER-1")
+        ended = contact(mine.id, "P-1", ContactState.IN_QUARANTINE, date(2020, 3, 17))
+        new = contact(mine.id, "P-2", ContactState.IDENTIFIED, date(2020, 3, 17))
+        contact(mine.id, "P-3", ContactState.IN_QUARANTINE, date(2020, 3, 30))
+        contact(other.id, "P-4", ContactState.IDENTIFIED, date(2020, 3, 17))
+        sign_in(client, investigator)
+        page = client.get("/contacts/due", params={"on": "2020-03-20", "lang": "en"})
+        assert page.status_code == 200
+        ids = re.findall(r'<tr id="due-(\d+)"', page.text)
+        assert ids == [str(new.id), str(ended.id)]  # notify before release; P-3 not due
+        assert "OTHER-1" not in page.text and "P-4" not in page.text
+        assert f'href="/cases/{mine.id}/contacts#contact-{new.id}"' in page.text
+        assert "notify" in page.text and "release" in page.text
+        assert 'href="/contacts/due"' in page.text  # in the navigation
+        _no_inline_code(page.text)
+        quiet = client.get("/contacts/due", params={"on": "2020-03-10"})
+        assert 'id="no-due"' not in quiet.text  # the new contact is still to be told
+        assert client.get("/contacts/due", params={"on": "someday"}).status_code == 422
+
+    def test_roles_without_contacts_are_refused(self, client: TestClient, session: Session) -> None:
+        make_user(session, Role.CLINIC_STAFF, username="clinic")
+        sign_in(client, "clinic")
+        assert client.get("/contacts/due").status_code == 403
 
 
 class TestMapData:

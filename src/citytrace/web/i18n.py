@@ -20,6 +20,23 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "nav.skip": "본문으로 건너뛰기",
         "nav.cases": "확진자 목록",
         "nav.new_case": "확진자 등록",
+        "nav.contacts_due": "접촉자 관리",
+        "due.title": "오늘 조치할 접촉자",
+        "due.intro_district": (
+            "{district} 확진자의 접촉자 중 조치가 필요한 사람입니다. 급한 순서입니다."
+        ),
+        "due.intro_all": (
+            "모든 자치구 확진자의 접촉자 중 조치가 필요한 사람입니다. 급한 순서입니다."
+        ),
+        "due.on": "기준일: {day}.",
+        "due.none": "지금 조치할 접촉자가 없습니다.",
+        "due.action": "조치",
+        "due.since": "기한",
+        "due.case": "확진자",
+        "due.action.register_case": "확진자 등록",
+        "due.action.notify": "통보",
+        "due.action.quarantine": "격리",
+        "due.action.release": "격리 해제",
         "nav.signed_in_as": "로그인: {user} ({role})",
         "nav.logout": "로그아웃",
         "nav.language": "언어",
@@ -193,6 +210,23 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "nav.skip": "Skip to content",
         "nav.cases": "Cases",
         "nav.new_case": "Register a case",
+        "nav.contacts_due": "Contact follow-up",
+        "due.title": "Contacts to act on",
+        "due.intro_district": (
+            "Contacts of {district}'s cases that need an action, most urgent first."
+        ),
+        "due.intro_all": (
+            "Contacts of every district's cases that need an action, most urgent first."
+        ),
+        "due.on": "On {day}.",
+        "due.none": "No contact needs an action now.",
+        "due.action": "Action",
+        "due.since": "Due since",
+        "due.case": "Case",
+        "due.action.register_case": "register a case",
+        "due.action.notify": "notify",
+        "due.action.quarantine": "quarantine",
+        "due.action.release": "release",
         "nav.signed_in_as": "Signed in: {user} ({role})",
         "nav.logout": "Sign out",
         "nav.language": "Language",

@@ -11,7 +11,7 @@ import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -516,6 +516,28 @@ def _contacts_page(
         principal=_principal(request),
         status_code=status,
         page_url=f"/cases/{case.id}/contacts",
+    )
+
+
+@router.get("/contacts/due")
+def contacts_due_page(
+    request: Request,
+    session: SessionDep,
+    me: Annotated[Principal, Depends(require(Permission.CONTACT_READ))],
+    on: date | None = None,
+) -> Response:
+    """The follow-up worklist: every contact of my district's cases (administrators: all)
+    that needs an action on the day (default: today), most urgent first."""
+    district = district_filter(
+        session=session, principal=me, permission=Permission.CONTACT_READ, district_code=None
+    )
+    rows = contacts.due(session=session, actor=me.username, today=on, district_code=district)
+    return render(
+        request,
+        "contacts_due.html",
+        {"rows": rows, "district": district, "on": on},
+        principal=me,
+        page_url="/contacts/due",
     )
 
 
