@@ -1,8 +1,11 @@
-"""Evidence files written by code, shared by the tests of several domains."""
+"""Evidence files and rows written by code, shared by the tests of several domains."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from citytrace.contacts.models import Contact, ContactState, RiskClass
 
 START = datetime(2020, 3, 3, 1, 0, tzinfo=UTC)  # 10:00 in Seoul
 CITY_HALL = (37.5663, 126.9779)
@@ -42,3 +45,28 @@ CARD_CSV = (
     "2020-03-03T11:20:00+09:00,M-77,Seoul Station Cafe,cafe,"
     "37.55475,126.97075,Hangang-daero 405,4500\n"
 )
+
+
+def contact_row(
+    case_id: int,
+    person_ref: str,
+    *,
+    start: datetime = START,
+    state: ContactState = ContactState.IDENTIFIED,
+    quarantine_until: date = date(2020, 3, 17),
+    **fields: Any,
+) -> Contact:
+    """A close contact of 30 minutes at 5 m from ``start`` (not yet added to a session)."""
+    return Contact(
+        case_id=case_id,
+        person_ref=person_ref,
+        first_contact_at=start,
+        last_contact_at=start + timedelta(minutes=30),
+        max_overlap_min=30.0,
+        min_distance_m=5.0,
+        n_contacts=1,
+        risk_class=RiskClass.CLOSE,
+        state=state,
+        quarantine_until_date=quarantine_until,
+        **fields,
+    )

@@ -28,12 +28,12 @@ from citytrace.auth.ratelimit import RateLimits
 from citytrace.cases import service as cases
 from citytrace.cases.schemas import CaseCreate, IdentityIn
 from citytrace.config import get_settings
-from citytrace.contacts.models import Contact, RiskClass
 from citytrace.db import make_engine
 from citytrace.investigation.models import Visit, VisitStatus
 from citytrace.migrations import upgrade
 from tests.auth.factories import DISTRICT, bearer, make_user
 from tests.conftest import postgres_engine
+from tests.factories import contact_row
 
 # Distinctive personal data of the one case: none of it may ever appear in an error body.
 FULL_NAME = "Quillon Marbleworth"
@@ -123,17 +123,7 @@ def _world(engine: Engine) -> World:
                     confidence=0.9,
                     status=VisitStatus.PROPOSED,
                 ),
-                Contact(
-                    case_id=case.id,
-                    person_ref="P-1",
-                    first_contact_at=start,
-                    last_contact_at=start + timedelta(minutes=30),
-                    max_overlap_min=30.0,
-                    min_distance_m=5.0,
-                    n_contacts=1,
-                    risk_class=RiskClass.CLOSE,
-                    quarantine_until_date=date(2020, 3, 17),
-                ),
+                contact_row(case.id, "P-1", start=start),
             ]
         )
         users = {role: make_user(session, role) for role in Role}

@@ -24,10 +24,10 @@ from citytrace.auth.permissions import Permission, allows
 from citytrace.auth.ratelimit import RateLimits
 from citytrace.cases import service as cases
 from citytrace.cases.schemas import CaseCreate, IdentityIn
-from citytrace.contacts.models import Contact, RiskClass
 from citytrace.disclosure.models import DisclosureEntry, DisclosureSource
 from citytrace.investigation.models import Visit, VisitStatus
 from tests.auth.factories import DISTRICT, OTHER_DISTRICT, bearer, make_user
+from tests.factories import contact_row
 from tests.screening.factories import route_walk_records
 
 # The only routes anyone may call without signing in. A new public route must be added here.
@@ -201,17 +201,7 @@ def world(app: FastAPI, session: Session) -> World:
             confidence=0.9,
             status=VisitStatus.CONFIRMED,
         )
-        contact = Contact(
-            case_id=case.id,
-            person_ref=f"P-{where}",
-            first_contact_at=start,
-            last_contact_at=start + timedelta(minutes=30),
-            max_overlap_min=30.0,
-            min_distance_m=5.0,
-            n_contacts=1,
-            risk_class=RiskClass.CLOSE,
-            quarantine_until_date=date(2020, 3, 17),
-        )
+        contact = contact_row(case.id, f"P-{where}", start=start)
         session.add_all([visit, contact])
         session.flush()
         ids["case_id"][where] = case.id

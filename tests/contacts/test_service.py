@@ -15,6 +15,7 @@ from citytrace.contacts import service
 from citytrace.contacts.models import Contact, ContactState, RiskClass
 from citytrace.errors import ConflictError, InputError
 from citytrace.investigation.models import Visit, VisitStatus
+from tests.factories import contact_row
 
 T0 = datetime(2020, 3, 2, 12, 0, tzinfo=UTC)  # 21:00 in Seoul
 CAFE = (37.5665, 126.9780)
@@ -244,18 +245,12 @@ def _contact(
     at: datetime = SEOUL_NOON,
 ) -> Contact:
     """A contact in ``state``, each of its steps taken at ``at`` (those its state implies)."""
-    contact = Contact(
-        case_id=case_id,
-        person_ref=person,
-        first_contact_at=T0,
-        last_contact_at=T0 + timedelta(minutes=30),
-        max_overlap_min=30.0,
-        min_distance_m=1.0,
-        n_contacts=1,
-        evidence_kinds=["visit"],
-        risk_class=RiskClass.CLOSE,
+    contact = contact_row(
+        case_id,
+        person,
+        start=T0,
         state=state,
-        quarantine_until_date=until,
+        quarantine_until=until,
         identified_at=at,
         notified_at=None if state == ContactState.IDENTIFIED else at,
         tested_at=at if test_result else None,

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from citytrace.audit.models import AuditEvent
 from citytrace.auth.models import Role
 from citytrace.config import get_settings
-from citytrace.contacts.models import Contact, ContactState, RiskClass
+from citytrace.contacts.models import Contact, ContactState
 from citytrace.evidence.models import EvidenceFile
 from citytrace.investigation.models import Visit, VisitStatus
 from citytrace.web.i18n import CATALOGUES
 from tests.auth.factories import DISTRICT, OTHER_DISTRICT, make_user
+from tests.factories import contact_row
 from tests.web.conftest import BAD_CSV, CHECKIN_CSV, make_case, sign_in
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -421,17 +422,7 @@ class TestContacts:
     def test_transitions(self, client: TestClient, session: Session, investigator: str) -> None:
         case = make_case(session)
         start = datetime(2020, 3, 3, 1, 0, tzinfo=UTC)
-        contact = Contact(
-            case_id=case.id,
-            person_ref="P-17",
-            first_contact_at=start,
-            last_contact_at=start + timedelta(minutes=30),
-            max_overlap_min=30.0,
-            min_distance_m=5.0,
-            n_contacts=1,
-            risk_class=RiskClass.CLOSE,
-            quarantine_until_date=date(2020, 3, 17),
-        )
+        contact = contact_row(case.id, "P-17", start=start)
         session.add(contact)
         session.flush()
         csrf = sign_in(client, investigator)
@@ -460,17 +451,12 @@ class TestContactsDue:
         start = datetime(2020, 3, 3, 1, 0, tzinfo=UTC)
 
         def contact(case_id: int, person: str, state: ContactState, until: date) -> Contact:
-            row = Contact(
-                case_id=case_id,
-                person_ref=person,
-                first_contact_at=start,
-                last_contact_at=start + timedelta(minutes=30),
-                max_overlap_min=30.0,
-                min_distance_m=5.0,
-                n_contacts=1,
-                risk_class=RiskClass.CLOSE,
+            row = contact_row(
+                case_id,
+                person,
+                start=start,
                 state=state,
-                quarantine_until_date=until,
+                quarantine_until=until,
                 notified_at=None if state == ContactState.IDENTIFIED else start,
                 quarantined_at=start if state == ContactState.IN_QUARANTINE else None,
             )
