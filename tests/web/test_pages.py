@@ -479,7 +479,9 @@ class TestContactsDue:
         assert f'href="/cases/{mine.id}/contacts#contact-{new.id}"' in page.text
         assert "notify" in page.text and "release" in page.text
         assert 'href="/contacts/due"' in page.text  # in the navigation
+        assert 'value="2020-03-20"' in page.text  # the day asked, in its form
         _no_inline_code(page.text)
+        _labelled(page.text)
         quiet = client.get("/contacts/due", params={"on": "2020-03-10"})
         assert 'id="no-due"' not in quiet.text  # the new contact is still to be told
         assert client.get("/contacts/due", params={"on": "someday"}).status_code == 422
