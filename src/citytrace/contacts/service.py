@@ -18,7 +18,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citytrace.audit import service as audit
@@ -148,10 +148,20 @@ def due(
     first within an action; the read is audited."""
     timezone = get_settings().timezone
     today = today or utcnow().astimezone(ZoneInfo(timezone)).date()
+    # Those that may need an action (next_action decides): not the many in quarantine (or
+    # tested negative there) until a later day.
+    waiting = (Contact.state == ContactState.IN_QUARANTINE) | (
+        (Contact.state == ContactState.TESTED) & Contact.quarantined_at.is_not(None)
+    )
     query = (
         select(Contact, Case.reference, Case.district_code)
         .join(Case, Case.id == Contact.case_id)
         .where(Contact.state != ContactState.RELEASED)
+        .where(
+            ~waiting
+            | (Contact.quarantine_until_date < today)
+            | (func.coalesce(Contact.test_result, "") == "positive")
+        )
     )
     if district_code is not None:
         query = query.where(Case.district_code == district_code)
