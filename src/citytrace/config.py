@@ -66,7 +66,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _keys_outside_development(self) -> Settings:
-        from citytrace.security.crypto import KeyConfigError, parse_hash_key, parse_keys
+        from citytrace.security.crypto import KeyConfigError, parse_hash_keys, parse_keys
 
         if (self.keys is None) != (self.hash_key is None):
             raise KeyConfigError(
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
             return self
         assert self.hash_key is not None
         parse_keys(self.keys.get_secret_value())
-        parse_hash_key(self.hash_key.get_secret_value())
+        parse_hash_keys(self.hash_key.get_secret_value())
         return self
 
     # Accounts and hardening. Outside development the session cookie must be Secure.

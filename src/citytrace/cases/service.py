@@ -173,10 +173,10 @@ def normalise_phone(value: str) -> str:
 def _find(session: Session, actor: str, by: str, normalised: str) -> Sequence[Case]:
     if not normalised:
         raise InputError("the number has no digits", location=by)
-    digest = get_keyring().keyed_hash(by, normalised)
+    digests = get_keyring().keyed_hashes(by, normalised)  # old hash keys too, mid-rotation
     column = CaseIdentity.phone_hash if by == "phone" else CaseIdentity.resident_number_hash
     found = session.scalars(
-        select(Case).join(CaseIdentity, CaseIdentity.case_id == Case.id).where(column == digest)
+        select(Case).join(CaseIdentity, CaseIdentity.case_id == Case.id).where(column.in_(digests))
     ).all()
     audit.record(
         session=session,
@@ -203,13 +203,22 @@ def seal_identity_values(
         columns[f"{field}_enc"] = keyring.seal_text(
             values.get(field), context=_context(case_id, field)
         )
-    phone = normalise_phone(values.get("phone") or "")
-    number = normalise_digits(values.get("resident_number") or "")
-    columns["phone_hash"] = keyring.keyed_hash("phone", phone) if phone else None
-    columns["resident_number_hash"] = (
-        keyring.keyed_hash("resident_number", number) if number else None
+    columns["phone_hash"], columns["resident_number_hash"] = _identity_hashes(
+        keyring, values.get("phone"), values.get("resident_number")
     )
     return columns
+
+
+def _identity_hashes(
+    keyring: Keyring, phone: str | None, resident_number: str | None
+) -> tuple[str | None, str | None]:
+    """The keyed hashes (current hash key) of a phone number and a resident number."""
+    digits = normalise_phone(phone or "")
+    number = normalise_digits(resident_number or "")
+    return (
+        keyring.keyed_hash("phone", digits) if digits else None,
+        keyring.keyed_hash("resident_number", number) if number else None,
+    )
 
 
 def _seal_identity(row: CaseIdentity, data: IdentityIn, keyring: Keyring) -> None:
@@ -248,6 +257,33 @@ def reseal_identities(*, session: Session, keyring: Keyring, limit: int) -> int:
         _seal_identity(row, _open_identity(row, keyring), keyring)
     session.flush()
     return len(rows)
+
+
+def rehash_identities(
+    *, session: Session, keyring: Keyring, after_id: int, limit: int
+) -> tuple[int, int, int]:
+    """Make the keyed hashes of up to ``limit`` identities after ``after_id`` (in id order) with
+    the current hash key: the last id read, how many were read and how many changed.
+
+    Part of a rotation of the hash key (:func:`citytrace.security.rotation.rehash`): the caller
+    commits each batch.
+    """
+    rows = session.scalars(
+        select(CaseIdentity)
+        .where(CaseIdentity.id > after_id)
+        .order_by(CaseIdentity.id)
+        .limit(limit)
+        .with_for_update()
+    ).all()
+    changed = 0
+    for row in rows:
+        values = _open_identity(row, keyring)
+        hashes = _identity_hashes(keyring, values.phone, values.resident_number)
+        if hashes != (row.phone_hash, row.resident_number_hash):
+            row.phone_hash, row.resident_number_hash = hashes
+            changed += 1
+    session.flush()
+    return (rows[-1].id if rows else after_id), len(rows), changed
 
 
 def identity_key_counts(*, session: Session) -> dict[str, int]:

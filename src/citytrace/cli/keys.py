@@ -1,4 +1,4 @@
-"""`citytrace keys ...`: the encryption keys, and their rotation without downtime.
+"""`citytrace keys ...`: the encryption keys and the hash key, and their rotation without downtime.
 
 Rotation with keys in the settings: put a new key first in ``CITYTRACE_KEYS`` on every instance
 of the service, keeping the old ones after it (`citytrace keys generate` makes one), restart them
@@ -16,7 +16,7 @@ import typer
 from citytrace.cli._common import actor, session_scope
 from citytrace.errors import ConflictError
 
-app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+app = typer.Typer(help="Encryption keys and the hash key.", no_args_is_help=True)
 
 
 @app.command("status")
@@ -126,12 +126,88 @@ def retire(key_id: str) -> None:
     typer.echo(f"key {key_id} removed from keys.json")
 
 
+@app.command("rehash")
+def rehash(
+    new_key: Annotated[
+        bool,
+        typer.Option(
+            "--new-key", help="First add a new current hash key (development's keys.json)."
+        ),
+    ] = False,
+    retire_old: Annotated[
+        bool,
+        typer.Option(
+            "--retire-old",
+            help="Afterwards drop the old hash keys from keys.json (access codes, QR codes and "
+            "page links made with them stop working).",
+        ),
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 200,
+) -> None:
+    """Make every keyed hash that can be made again (phone and resident numbers) with the current
+    hash key, in batches; running it again resumes.
+
+    To rotate the hash key: put a new key first in CITYTRACE_HASH_KEY, keeping the old one after
+    it (``NEW,OLD``), on every instance of the service; run this; then remove the old key once
+    the bookings made before are over (their access codes, QR codes and page links are checked
+    against the old key too, and an access code is hashed again when it is next used). In
+    development, ``--new-key`` adds the new key to keys.json itself.
+    """
+    from citytrace.db import get_engine, session_factory
+    from citytrace.migrations import upgrade
+    from citytrace.security import rotation
+    from citytrace.security.keys import (
+        add_file_hash_key,
+        get_keyring,
+        retire_file_hash_keys,
+        uses_keys_file,
+    )
+
+    if (new_key or retire_old) and not uses_keys_file():
+        raise ConflictError(
+            "--new-key and --retire-old change development's keys.json; with keys in the "
+            "settings, put the new key first in CITYTRACE_HASH_KEY (NEW,OLD) instead"
+        )
+    if new_key:
+        count = add_file_hash_key()
+        typer.echo(f"new current hash key added to keys.json ({count - 1} old kept after it)")
+    engine = get_engine()
+    upgrade(engine)
+    keyring = get_keyring()
+
+    def progress(result: rotation.RehashResult) -> None:
+        typer.echo(
+            f"  {result.identities + result.bookings} rows read, {result.changed} hashed again"
+        )
+
+    with session_factory(engine)() as session:
+        result = rotation.rehash(
+            session=session,
+            keyring=keyring,
+            actor=actor(),
+            batch_size=batch_size,
+            on_batch=progress,
+        )
+    typer.echo(
+        f"done: {result.identities} identities and {result.bookings} bookings read, "
+        f"{result.changed} hashes made again with the current hash key"
+    )
+    if retire_old:
+        typer.echo(f"{retire_file_hash_keys()} old hash keys removed from keys.json")
+    elif keyring.old_hash_keys:
+        typer.echo(
+            f"{len(keyring.old_hash_keys)} old hash keys are still recognised: remove them once "
+            "the bookings made before the new key are over"
+        )
+
+
 @app.command("generate")
 def generate() -> None:
     """Print new values for CITYTRACE_KEYS (one key) and CITYTRACE_HASH_KEY.
 
-    To rotate, put the new key before the existing ones in CITYTRACE_KEYS; the hash key is made
-    once (changing it would need every keyed hash to be computed again).
+    To rotate, put the new key before the existing ones in CITYTRACE_KEYS (then `citytrace keys
+    rotate`), or a new hash key before the current one in CITYTRACE_HASH_KEY (then `citytrace
+    keys rehash`).
     """
     from citytrace.security.keys import generate_settings
 

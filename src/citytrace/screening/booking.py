@@ -335,8 +335,11 @@ def _new_code() -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
+ACCESS_CODE_KIND = "screening.access_code"
+
+
 def _code_hash(keyring: Keyring, code: str) -> str:
-    return keyring.keyed_hash("screening.access_code", _normalise_code(code))
+    return keyring.keyed_hash(ACCESS_CODE_KIND, _normalise_code(code))
 
 
 def _context(booking_id: int, field: str) -> bytes:
@@ -350,8 +353,12 @@ def _seal(booking: Booking, person: PersonIn | PersonOut, keyring: Keyring) -> N
         setattr(
             booking, f"{field}_enc", keyring.seal_text(value, context=_context(booking.id, field))
         )
-    phone = normalise_phone(person.phone or "")
-    booking.phone_hash = keyring.keyed_hash("phone", phone) if phone else None
+    booking.phone_hash = _phone_hash(keyring, person.phone)
+
+
+def _phone_hash(keyring: Keyring, phone: str | None) -> str | None:
+    digits = normalise_phone(phone or "")
+    return keyring.keyed_hash("phone", digits) if digits else None
 
 
 def _open(booking: Booking, keyring: Keyring) -> PersonOut:
@@ -683,7 +690,10 @@ def verify_access(*, session: Session, reference: str, code: str) -> Booking:
             "too many wrong codes for this booking: the clinic can give you a new code"
         )
     expected = booking.access_code_hash
-    if not secrets.compare_digest(_code_hash(get_keyring(), code), expected):
+    keyring = get_keyring()
+    hashes = keyring.keyed_hashes(ACCESS_CODE_KIND, _normalise_code(code))
+    matches = [secrets.compare_digest(h, expected) for h in hashes]  # each, in constant time
+    if not any(matches):
         booking.code_failures += 1
         session.flush()
         audit.record(
@@ -697,6 +707,8 @@ def verify_access(*, session: Session, reference: str, code: str) -> Booking:
         raise refused
     if booking.code_failures:
         booking.code_failures = 0
+    if not matches[0]:  # made with an old hash key: now the current one's
+        booking.access_code_hash = hashes[0]
     return booking
 
 
@@ -743,7 +755,9 @@ def find_by_phone(
     digits = normalise_phone(phone)
     if not digits:
         raise InputError("the number has no digits", location="phone")
-    query = select(Booking).where(Booking.phone_hash == get_keyring().keyed_hash("phone", digits))
+    query = select(Booking).where(
+        Booking.phone_hash.in_(get_keyring().keyed_hashes("phone", digits))
+    )
     if clinic_id is not None:
         query = query.where(Booking.clinic_id == clinic_id)
     found = session.scalars(query.order_by(Booking.id)).all()
@@ -770,6 +784,27 @@ def reseal_bookings(*, session: Session, keyring: Keyring, limit: int) -> int:
         _seal(row, _open(row, keyring), keyring)
     session.flush()
     return len(rows)
+
+
+def rehash_bookings(
+    *, session: Session, keyring: Keyring, after_id: int, limit: int
+) -> tuple[int, int, int]:
+    """Make the phone hashes of up to ``limit`` bookings after ``after_id`` with the current
+    hash key: the last id read, how many were read and how many changed (for a rotation of the
+    hash key). Access codes are kept only as hashes: each is made again under the current key
+    when it is next used (:func:`verify_access`)."""
+    rows = session.scalars(
+        select(Booking).where(Booking.id > after_id).order_by(Booking.id).limit(limit)
+        .with_for_update()
+    ).all()  # fmt: skip
+    changed = 0
+    for row in rows:
+        phone_hash = _phone_hash(keyring, _open(row, keyring).phone)
+        if phone_hash != row.phone_hash:
+            row.phone_hash = phone_hash
+            changed += 1
+    session.flush()
+    return (rows[-1].id if rows else after_id), len(rows), changed
 
 
 def booking_key_counts(*, session: Session) -> dict[str, int]:

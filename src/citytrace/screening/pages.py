@@ -108,14 +108,16 @@ def _form_ok(request: Request, submitted: str) -> bool:
     return bool(expected) and hmac.compare_digest(submitted.encode(), expected.encode())
 
 
-def _access_signature(booking_id: int, expires: int, code_hash: str) -> str:
+def _access_signatures(booking_id: int, expires: int, code_hash: str) -> tuple[str, ...]:
+    """The signature of a page-access cookie: under the current hash key first, then the old
+    ones (a cookie signed before a rotation of the hash key stays good until it expires)."""
     value = f"{booking_id}.{expires}.{code_hash}"
-    return get_keyring().keyed_hash("screening.page_access", value)[:40]
+    return tuple(h[:40] for h in get_keyring().keyed_hashes("screening.page_access", value))
 
 
 def _grant_access(response: Response, request: Request, booking: Booking) -> Response:
     expires = int(time.time()) + ACCESS_MIN * 60
-    signature = _access_signature(booking.id, expires, booking.access_code_hash)
+    signature = _access_signatures(booking.id, expires, booking.access_code_hash)[0]
     response.set_cookie(
         ACCESS_COOKIE,
         f"{booking.id}.{expires}.{signature}",
@@ -140,8 +142,10 @@ def _accessed_booking(request: Request, session: SessionDep) -> Booking | None:
     booking = bookings.get(session=session, booking_id=booking_id)
     if booking is None:
         return None
-    expected = _access_signature(booking.id, expires, booking.access_code_hash)
-    if not hmac.compare_digest(expected.encode(), parts[2].encode()):
+    given = parts[2].encode()
+    expected = _access_signatures(booking.id, expires, booking.access_code_hash)
+    matches = [hmac.compare_digest(e.encode(), given) for e in expected]  # each, in full
+    if not any(matches):
         return None
     return booking
 

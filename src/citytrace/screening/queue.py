@@ -65,13 +65,15 @@ RECENT_WINDOW = timedelta(hours=3)
 # --- the QR code ---------------------------------------------------------------------------
 
 
-def _tag(reference: str) -> str:
-    return get_keyring().keyed_hash("screening.checkin", reference)[:10].upper()
+def _tags(reference: str) -> tuple[str, ...]:
+    """The check tag of a booking's QR code: under the current hash key first, then the old
+    ones (a code printed before a rotation of the hash key still checks in)."""
+    return tuple(h[:10].upper() for h in get_keyring().keyed_hashes("screening.checkin", reference))
 
 
 def checkin_payload(booking: Booking) -> str:
     """The text of the booking's QR code: ``CTS1:<reference>:<tag>``."""
-    return f"{PAYLOAD_PREFIX}:{booking.reference}:{_tag(booking.reference)}"
+    return f"{PAYLOAD_PREFIX}:{booking.reference}:{_tags(booking.reference)[0]}"
 
 
 def checkin_qr_svg(booking: Booking, *, scale: int = 4) -> str:
@@ -91,7 +93,9 @@ def parse_checkin_code(code: str) -> str:
     text = code.strip()
     if text.upper().startswith(f"{PAYLOAD_PREFIX}:"):
         parts = text.split(":")
-        if len(parts) != 3 or not secrets.compare_digest(_tag(parts[1]), parts[2].upper()):
+        tags = _tags(parts[1]) if len(parts) == 3 else ()
+        matches = [secrets.compare_digest(t, parts[2].upper()) for t in tags]  # each, in full
+        if not any(matches):
             raise InputError("this QR code is damaged or not a booking of ours", location="code")
         return parts[1]
     reference = text.replace("-", "").replace(" ", "").upper()

@@ -52,6 +52,7 @@ __all__ = [
     "generate_key",
     "new_key_id",
     "parse_hash_key",
+    "parse_hash_keys",
     "parse_keys",
 ]
 
@@ -121,8 +122,25 @@ def parse_keys(text: str, setting: str = "CITYTRACE_KEYS") -> list[tuple[str, by
 
 
 def parse_hash_key(text: str, setting: str = "CITYTRACE_HASH_KEY") -> bytes:
-    """The HMAC key of the keyed hashes, from base64."""
-    return _decode_key(text, setting, "the key")
+    """The current HMAC key of the keyed hashes (see :func:`parse_hash_keys`)."""
+    return parse_hash_keys(text, setting)[0]
+
+
+def parse_hash_keys(text: str, setting: str = "CITYTRACE_HASH_KEY") -> list[bytes]:
+    """The HMAC keys of the keyed hashes, from ``base64[,base64...]``: the first is current (new
+    hashes are made with it), the others old ones still recognised while a rotation of the hash
+    key runs (see ``citytrace keys rehash``). Errors never show key material."""
+    parts = [p.strip() for p in text.split(",")]
+    if not any(parts):
+        raise KeyConfigError(f"{setting} holds no key")
+    if not all(parts):
+        raise KeyConfigError(f"{setting}: an entry is empty (keys are separated by one comma)")
+    if len(parts) == 1:
+        return [_decode_key(parts[0], setting, "the key")]
+    keys = [_decode_key(p, setting, f"key {n + 1}") for n, p in enumerate(parts)]
+    if len(set(keys)) != len(keys):
+        raise KeyConfigError(f"{setting}: a key appears twice")
+    return keys
 
 
 @dataclass(frozen=True)
@@ -135,6 +153,8 @@ class Keyring:
 
     keys: Sequence[tuple[str, bytes]] = field(repr=False)
     hash_key: bytes = field(repr=False)
+    old_hash_keys: Sequence[bytes] = field(default=(), repr=False)
+    """Earlier hash keys: hashes made with them are still recognised (:meth:`keyed_hashes`)."""
     _by_id: Mapping[str, bytes] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -143,7 +163,7 @@ class Keyring:
         for key_id, secret in self.keys:
             if not _KEY_ID.match(key_id) or len(secret) != KEY_BYTES:
                 raise KeyConfigError(f"key {key_id!r} is malformed")
-        if len(self.hash_key) < KEY_BYTES:
+        if any(len(k) < KEY_BYTES for k in (self.hash_key, *self.old_hash_keys)):
             raise KeyConfigError(f"the hash key must be at least {KEY_BYTES} bytes")
         object.__setattr__(self, "_by_id", dict(self.keys))
 
@@ -200,8 +220,23 @@ class Keyring:
     def keyed_hash(self, kind: str, value: str) -> str:
         """HMAC-SHA256 (RFC 2104) of an already normalised ``value``, separated by ``kind`` so
         that a phone number and a resident number with the same digits hash differently."""
+        return self._hmac(self.hash_key, kind, value)
+
+    def keyed_hashes(self, kind: str, value: str) -> tuple[str, ...]:
+        """:meth:`keyed_hash` under the current hash key, then under each old one: what a stored
+        hash may be while a rotation of the hash key runs (to look up with ``IN``, or to check
+        a code against each in constant time)."""
+        return tuple(self._hmac(k, kind, value) for k in (self.hash_key, *self.old_hash_keys))
+
+    @staticmethod
+    def _hmac(key: bytes, kind: str, value: str) -> str:
         message = kind.encode("ascii") + b"\x00" + value.encode("utf-8")
-        return hmac.new(self.hash_key, message, hashlib.sha256).hexdigest()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+    @classmethod
+    def of(cls, keys: Sequence[tuple[str, bytes]], hash_keys: Sequence[bytes]) -> Keyring:
+        """A keyring of encryption keys and hash keys (each list current first)."""
+        return cls(keys, hash_keys[0], tuple(hash_keys[1:]))
 
     # Streams --------------------------------------------------------------------------------
 

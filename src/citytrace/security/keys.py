@@ -24,11 +24,19 @@ from citytrace.security.crypto import (
     Keyring,
     generate_key,
     new_key_id,
-    parse_hash_key,
+    parse_hash_keys,
     parse_keys,
 )
 
-__all__ = ["add_file_key", "get_keyring", "keys_file", "remove_file_key", "uses_keys_file"]
+__all__ = [
+    "add_file_hash_key",
+    "add_file_key",
+    "get_keyring",
+    "keys_file",
+    "remove_file_key",
+    "retire_file_hash_keys",
+    "uses_keys_file",
+]
 
 KEYS_FILE = "keys.json"
 
@@ -79,7 +87,7 @@ def _read_file(path: Path) -> Keyring:
         hash_key = str(data["hash_key"])
     except (OSError, ValueError, KeyError, TypeError):
         raise KeyConfigError(f"{path} is not a readable keys file") from None
-    return Keyring(parse_keys(keys, str(path)), parse_hash_key(hash_key, str(path)))
+    return Keyring.of(parse_keys(keys, str(path)), parse_hash_keys(hash_key, str(path)))
 
 
 def _create_file(path: Path) -> None:
@@ -107,7 +115,7 @@ def get_keyring() -> Keyring:
             keys, hash_key = settings.keys.get_secret_value(), settings.hash_key.get_secret_value()
             source: Hashable = ("settings", keys, hash_key)
             if _cached is None or _cached[0] != source:
-                _cached = (source, Keyring(parse_keys(keys), parse_hash_key(hash_key)))
+                _cached = (source, Keyring.of(parse_keys(keys), parse_hash_keys(hash_key)))
             return _cached[1]
         if not uses_keys_file(settings):  # Settings refuses this already; kept for safety.
             raise KeyConfigError("CITYTRACE_KEYS and CITYTRACE_HASH_KEY must be set")
@@ -143,6 +151,28 @@ def remove_file_key(key_id: str) -> None:
         raise KeyConfigError(f"key {key_id!r} is the current key and cannot be removed")
     data["keys"] = [k for k in data["keys"] if k["id"] != key_id]
     _write_private(path, data)
+
+
+def add_file_hash_key() -> int:
+    """Put a new current hash key first in keys.json, keeping the old ones after it (hashes made
+    with them are still recognised until ``citytrace keys rehash`` has made them again); how
+    many hash keys it holds now."""
+    path = keys_file()
+    get_keyring()  # makes the file if it does not exist yet
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["hash_key"] = ",".join([_b64(generate_key()), str(data["hash_key"])])
+    _write_private(path, data)
+    return len(data["hash_key"].split(","))
+
+
+def retire_file_hash_keys() -> int:
+    """Keep only the current hash key in keys.json; how many old ones were dropped."""
+    path = keys_file()
+    data = json.loads(path.read_text(encoding="utf-8"))
+    keys = str(data["hash_key"]).split(",")
+    data["hash_key"] = keys[0]
+    _write_private(path, data)
+    return len(keys) - 1
 
 
 def generate_settings() -> tuple[str, str]:

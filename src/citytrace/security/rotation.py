@@ -136,3 +136,64 @@ def rotate(
     }
     session.commit()
     return result
+
+
+@dataclass
+class RehashResult:
+    identities: int = 0  # read
+    bookings: int = 0
+    changed: int = 0  # hashes made again
+    batches: int = 0
+
+
+def rehash(
+    *,
+    session: Session,
+    keyring: Keyring,
+    actor: str,
+    batch_size: int = 200,
+    on_batch: Callable[[RehashResult], None] | None = None,
+) -> RehashResult:
+    """Make every stored keyed hash that can be made again (the phone and resident numbers of
+    cases, the phone numbers of bookings: each read from its sealed field) with ``keyring``'s
+    current hash key, in batches, each its own transaction (with an audit event of counts).
+
+    Lookups recognise the old hash keys meanwhile (:meth:`Keyring.keyed_hashes`), so nothing is
+    unfindable at any moment, and an interrupted run loses nothing; running it again redoes what
+    is left. Access codes, kept only as hashes, are made again one by one as they are used.
+    """
+    from citytrace.screening import booking as screening_bookings
+
+    result = RehashResult()
+    steps: list[tuple[str, Callable[..., tuple[int, int, int]]]] = [
+        ("identities", cases.rehash_identities),
+        ("bookings", screening_bookings.rehash_bookings),
+    ]
+    for kind, step in steps:
+        after = 0
+        while True:
+            try:
+                after, read, changed = step(
+                    session=session, keyring=keyring, after_id=after, limit=batch_size
+                )
+                if changed:
+                    audit.record(
+                        session=session,
+                        actor=actor,
+                        action="keys.rehash",
+                        entity="key",
+                        entity_id="hash",
+                        detail={kind: changed},
+                    )
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            if not read:
+                break
+            setattr(result, kind, getattr(result, kind) + read)
+            result.changed += changed
+            result.batches += 1
+            if on_batch is not None:
+                on_batch(result)
+    return result
