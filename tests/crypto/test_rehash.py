@@ -14,7 +14,8 @@ from citytrace.cases import service as cases
 from citytrace.cases.models import CaseIdentity
 from citytrace.cases.schemas import CaseCreate, IdentityIn
 from citytrace.cli.keys import app
-from citytrace.errors import InputError
+from citytrace.config import get_settings
+from citytrace.errors import ConflictError, InputError
 from citytrace.screening import booking, queue
 from citytrace.security import rotation
 from citytrace.security.crypto import KeyConfigError, Keyring, parse_hash_keys
@@ -122,9 +123,25 @@ class TestRehashCommand:
         assert "new current hash key added to keys.json (1 old kept after it)" in done.output
         assert "1 identities and 0 bookings read, 1 hashes made again" in done.output
         assert "1 old hash keys are still recognised" in done.output
+        assert "hash keys: the current one and 1 old" in invoke(app, "status").output
         retired = invoke(app, "rehash", "--retire-old")
         assert "0 hashes made again" in retired.output
         assert "1 old hash keys removed from keys.json" in retired.output
         assert not get_keyring().old_hash_keys
+        assert "hash keys" not in invoke(app, "status").output
         with home_session() as session:
             assert cases.find_by_phone(session=session, actor="t", phone="0101234")
+
+    def test_keys_in_the_settings_take_new_then_old(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CITYTRACE_KEYS", f"k1:{b64(K3)}")
+        monkeypatch.setenv("CITYTRACE_HASH_KEY", f"{b64(K2)},{b64(K1)}")
+        get_settings.cache_clear()
+        ring = get_keyring()
+        assert ring.hash_key == K2 and list(ring.old_hash_keys) == [K1]
+        refused = invoke(app, "rehash", "--new-key")
+        assert isinstance(refused.exception, ConflictError)
+        assert "put the new key first in CITYTRACE_HASH_KEY" in str(refused.exception)
+        monkeypatch.setenv("CITYTRACE_HASH_KEY", f"{b64(K2)},,{b64(K1)}")
+        get_settings.cache_clear()
+        with pytest.raises(KeyConfigError, match="CITYTRACE_HASH_KEY: an entry is empty"):
+            get_settings()

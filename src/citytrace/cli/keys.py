@@ -41,6 +41,11 @@ def status() -> None:
             else "MISSING from the keyring"
         )
         typer.echo(f"{u.key_id:<28} {u.identities:>10} {u.files:>8}  {state}")
+    if keyring.old_hash_keys:
+        typer.echo(
+            f"hash keys: the current one and {len(keyring.old_hash_keys)} old, still recognised "
+            "(`citytrace keys rehash`, then remove the old ones)"
+        )
 
 
 @app.command("rotate")
