@@ -93,15 +93,18 @@ class TestLiveIndex:
         assert not done.changed and live.segments == 1 and people(live.query(visits)) == [1, 2, 3]
 
         store.append_day(records([4], DAY1), day=date(2020, 3, 2), replace=True)
-        done = live.refresh()
-        # The day replaced shared a segment with the other: both are indexed again.
-        assert done.reindexed == (date(2020, 3, 2), date(2020, 3, 3)) and not done.added
-        assert done.segments == 1 and people(live.query(visits)) == [3, 4]
+        done = live.refresh(compact=False)
+        # The day replaced shared a segment with the other, which is kept without it: only the
+        # day replaced is indexed again.
+        assert done.reindexed == (date(2020, 3, 2),) and not done.added
+        assert done.segments == 2 and people(live.query(visits)) == [3, 4]
+        assert live.refresh().segments == 1 and people(live.query(visits)) == [3, 4]
 
         store.delete_day(date(2020, 3, 3))  # retention: its records are never found again
         done = live.refresh()
-        assert done.dropped == (date(2020, 3, 3),) and done.reindexed == (date(2020, 3, 2),)
+        assert done.dropped == (date(2020, 3, 3),) and not done.reindexed
         assert live.days == [date(2020, 3, 2)] and people(live.query(visits)) == [4]
+        assert live.num_records == 1
         assert not live.refresh().changed
 
     def test_contacts_over_several_days_fold_per_person(self, tmp_path: Path) -> None:
@@ -164,6 +167,42 @@ class TestLiveIndex:
         done = live.refresh()  # nothing changed: the segments are merged
         assert not done.changed and live.segments == 1
         assert_same(expected, find_contacts(visits, live, rule), "live, merged")
+
+    def test_days_left_out_of_a_merged_segment(self, tmp_path: Path) -> None:
+        """A synthetic city of 4 days, merged into one segment; a day in the middle purged and
+        another replaced: the days kept answer as an index built of them, and the index without
+        the days holds the records of the others (in Seoul time, days of local midnights)."""
+        city = generate(SynthConfig(n_people=400, n_days=4, seed=7, fixes_for=0))
+        store = city_store(city.visits, tmp_path / "s")
+        days = store.days()
+        own = city.visits.filter(pc.is_in(city.visits.column("person_id"), pa.array([3, 4, 5])))
+        visits = cases_of(own)
+        rule = ExposureRule(distance_m=50, min_overlap_min=15)
+        whole = RecordIndex.build(store)
+        kept = [d for d in days if d != days[1]]
+        trimmed = whole.without([store.day_bounds_us(days[1])])
+        assert trimmed.num_records == sum(store.stats(d).rows for d in kept)
+        assert_same(
+            find_contacts(visits, RecordIndex.build(store, days=kept), rule),
+            find_contacts(visits, trimmed, rule),
+            "an index without a day",
+        )
+        assert whole.without([]).num_records == whole.num_records
+        assert whole.without([store.day_bounds_us(d) for d in days]).num_records == 0
+
+        live = LiveIndex.open(store)
+        assert live.segments == 1
+        store.delete_day(days[1])
+        replaced = store.read(days=[days[2]])
+        store.append_day(replaced.slice(0, replaced.num_rows // 2), day=days[2], replace=True)
+        done = live.refresh(compact=False)
+        assert done.dropped == (days[1],) and done.reindexed == (days[2],)
+        assert done.segments == 2 and live.num_records == store.num_rows
+        expected = find_contacts(visits, RecordIndex.build(store), rule)
+        assert expected.num_rows > 0
+        assert_same(expected, find_contacts(visits, live, rule), "live, trimmed and a new day")
+        assert live.refresh().segments == 1
+        assert_same(expected, find_contacts(visits, live, rule), "live, merged again")
 
     def test_merged_indexes_are_the_index_of_all_their_days(self, tmp_path: Path) -> None:
         city = generate(SynthConfig(n_people=300, n_days=3, seed=9, fixes_for=0))

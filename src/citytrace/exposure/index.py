@@ -205,6 +205,43 @@ class RecordIndex:
         index.warm_up()
         return index
 
+    def without(self, spans_us: Sequence[tuple[int, int]]) -> RecordIndex:
+        """The index of the records that start outside every span ``[lo, hi)`` (in UTC
+        microseconds; a store's days, say): made from the sorted arrays, which stay sorted when
+        records are left out, so nothing is read or sorted again. The persons, kinds and longest
+        record of each level are kept as they were (a longest record that may be gone only
+        widens a search's window, never its answers)."""
+        started = time.perf_counter()
+        a = self._a
+        gone = np.zeros(a.started_us.size, bool)
+        for lo, hi in spans_us:
+            gone |= (a.started_us >= lo) & (a.started_us < hi)
+        keep = np.flatnonzero(~gone)
+        keys, offsets = _kernels.key_offsets(np.repeat(a.keys, np.diff(a.offsets))[keep])
+        started_us = a.started_us[keep]
+        arrays = _Arrays(
+            keys=keys,
+            offsets=offsets,
+            key_first_start=started_us[offsets[:-1]],
+            key_last_start=started_us[offsets[1:] - 1],
+            latitude=a.latitude[keep],
+            longitude=a.longitude[keep],
+            radius_m=a.radius_m[keep],
+            started_us=started_us,
+            finished_us=a.finished_us[keep],
+            person=a.person[keep],
+            kind=a.kind[keep],
+        )
+        index = type(self)(
+            arrays,
+            self._ids,
+            self.kinds,
+            self.level_duration_us,
+            time.perf_counter() - started,
+        )
+        index.warm_up()
+        return index
+
     @classmethod
     def merge(cls, indexes: Sequence[RecordIndex]) -> RecordIndex:
         """One index of the records of several (of a store's days, integer person ids), made

@@ -4,8 +4,9 @@ The index is made of segments, each a :class:`~citytrace.exposure.index.RecordIn
 the store's days. :meth:`LiveIndex.refresh` looks at the day files: the days appended or replaced
 since the last refresh are indexed together as a new segment (a day of five million records in
 about half a second, where indexing 70 million again takes twenty), so they are searchable at
-once; a segment holding a day that was replaced or deleted (retention) is dropped and its other
-days indexed again, so a purged record is never found. Then the segments are merged into one
+once; a segment holding a day that was replaced or deleted (retention) is dropped at once, so a
+purged record is never found, and its other days kept by leaving that day's records out of its
+sorted arrays (nothing read again). Then the segments are merged into one
 (from their sorted arrays, nothing read again; searches go on over the segments meanwhile). A
 search asks each segment its visits can touch (a record belongs to the day it starts on, and lasts
 at most the longest record of its days) and folds their contacts per (case, person), which costs
@@ -72,9 +73,10 @@ _EMPTY = _State((), [], {})
 
 @dataclass(frozen=True)
 class Refresh:
-    """What a refresh changed: days indexed for the first time, indexed again (replaced, or
-    sharing a segment with a day replaced or deleted), and dropped; and the seconds until they
-    were searchable, and in all (with the compaction)."""
+    """What a refresh changed: days indexed for the first time, indexed again (replaced), and
+    dropped; and the seconds until they were searchable, and in all (with the compaction). The
+    other days of a segment that held a day replaced or dropped are kept as they were indexed,
+    with that day's records left out."""
 
     added: tuple[date, ...]
     reindexed: tuple[date, ...]
@@ -181,17 +183,28 @@ class LiveIndex:
                 for s in before.segments
                 if all(current.get(d) == sig for d, sig in s.days.items())
             )
-            kept_days = {d for s in kept for d in s.days}
             dropped = tuple(sorted(d for d in indexed if d not in current))
-            missing = sorted(d for d in current if d not in kept_days)
-            added = tuple(d for d in missing if d not in indexed)
-            reindexed = tuple(d for d in missing if d in indexed)
             segments = kept
             if len(kept) < len(before.segments):  # a day replaced or purged: never found again
                 self._swap(kept)
+                # The days unchanged of those segments are kept by leaving the others' records
+                # out of their arrays (nothing read again); the days replaced are indexed anew.
+                for changed in before.segments:
+                    same = {d: sig for d, sig in changed.days.items() if current.get(d) == sig}
+                    if same and all(changed is not k for k in kept):
+                        try:
+                            segments = (*segments, self._trim(changed, same))
+                        except FileNotFoundError:  # a day deleted meanwhile: indexed below
+                            continue
+                if len(segments) > len(kept):
+                    self._swap(segments)
+            kept_days = {d for s in segments for d in s.days}
+            missing = sorted(d for d in current if d not in kept_days)
+            added = tuple(d for d in missing if d not in indexed)
+            reindexed = tuple(d for d in missing if d in indexed)
             segment = self._index(missing) if missing else None
             if segment is not None:
-                segments = (*kept, segment)
+                segments = (*segments, segment)
                 self._swap(segments)
             searchable_s = time.perf_counter() - started
             if compact and len(segments) > 1:
@@ -273,6 +286,18 @@ class LiveIndex:
         raise InputError(
             f"days kept changing while they were indexed ({_ATTEMPTS} attempts)",
             path=str(self.store.root),
+        )
+
+    def _trim(self, segment: _Segment, days: dict[date, Signature]) -> _Segment:
+        """``segment`` without the records of its days not in ``days``."""
+        gone = [self.store.day_bounds_us(d) for d in segment.days if d not in days]
+        stats = [self._stats(d) for d in sorted(days)]
+        return _Segment(
+            days=days,
+            index=segment.index.without(gone),
+            first_start_us=min(s.first_start_us for s in stats),
+            last_start_us=max(s.last_start_us for s in stats),
+            longest_us=max(max(s.level_duration_us.values(), default=0) for s in stats),
         )
 
     def _stats(self, day: date) -> DayStats:
