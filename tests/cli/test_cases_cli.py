@@ -119,13 +119,18 @@ class TestContactsDue:
         assert "case C20200305-0001" in listed[0] and "person 501" in listed[0]
         (due,) = json.loads(run("case", "contacts-due", "--on", "2020-03-06", "--json").stdout)
         assert due["action"] == "notify" and due["district_code"] == "11140"
+        assert due["waiting_days"] == 0  # identified today: due since today
         assert due["contact"]["quarantine_until_date"] == "2020-03-17"
 
         run("case", "contact", "move", str(due["contact"]["id"]), "in_quarantine")
         quiet = run("case", "contacts-due", "--on", "2020-03-10", "--district", "11140")
         assert "no contact needs an action" in quiet.stdout
         (release,) = json.loads(run("case", "contacts-due", "--on", "2020-03-18", "--json").stdout)
-        assert (release["action"], release["since"]) == ("release", "2020-03-18")
+        assert (release["action"], release["since"], release["waiting_days"]) == (
+            "release",
+            "2020-03-18",
+            0,
+        )
         assert json.loads(
             run("case", "contacts-due", "--on", "2020-03-18", "--district", "11110", "--json")
             .stdout

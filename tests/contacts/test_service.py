@@ -339,6 +339,7 @@ class TestDue:
             (newer.id, "notify"),
             (quarantined.id, "release"),
         ]
+        assert [d.waiting_days for d in rows] == [4, 6, 4, 1]  # due on 10, 8, 10 and 13 March
         assert {d.case_reference for d in rows} == {
             cases.get_or_raise(session=session, case_id=i).reference for i in (case_id, other.id)
         }

@@ -478,6 +478,7 @@ class TestContactsDue:
         assert "OTHER-1" not in page.text and "P-4" not in page.text
         assert f'href="/cases/{mine.id}/contacts#contact-{new.id}"' in page.text
         assert "notify" in page.text and "release" in page.text
+        assert "2 d overdue" in page.text  # quarantine ended on the 17th: release due the 18th
         assert 'href="/contacts/due"' in page.text  # in the navigation
         assert 'value="2020-03-20"' in page.text  # the day asked, in its form
         _no_inline_code(page.text)

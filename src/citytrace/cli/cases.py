@@ -320,7 +320,7 @@ def contacts_due(
     for d in rows:
         c = d.contact
         typer.echo(
-            f"{d.action:<13} since {d.since}  case {d.case_reference:<14} "
+            f"{d.action:<13} since {d.since} ({d.waiting_days} d)  case {d.case_reference:<14} "
             f"contact {c.id:>6} (person {c.person_ref}, {c.risk_class}, {c.state}, "
             f"quarantine until {c.quarantine_until_date})"
         )

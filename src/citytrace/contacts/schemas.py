@@ -69,6 +69,7 @@ class DueOut(BaseModel):
         "(quarantine over)"
     )
     since: date = Field(description="the local day the action fell due")
+    waiting_days: int = Field(description="days waited since (0: due today)")
     case_reference: str
     district_code: str | None
     contact: ContactOut
@@ -78,6 +79,7 @@ class DueOut(BaseModel):
         return cls(
             action=due.action,
             since=due.since,
+            waiting_days=due.waiting_days,
             case_reference=due.case_reference,
             district_code=due.district_code,
             contact=ContactOut.model_validate(due.contact),

@@ -99,13 +99,15 @@ _URGENCY = {action: n for n, action in enumerate(FollowUp)}
 
 @dataclass(frozen=True)
 class Due:
-    """A contact whose follow-up needs an action, and the local day it fell due."""
+    """A contact whose follow-up needs an action, the local day it fell due, and how many days
+    it has waited since (0: due today)."""
 
     contact: Contact
     case_reference: str
     district_code: str | None
     action: FollowUp
     since: date
+    waiting_days: int
 
 
 def next_action(
@@ -176,7 +178,9 @@ def due(
     for contact, reference, district in rows:
         action = next_action(contact, today, timezone, has_case=contact.person_ref in registered)
         if action is not None:
-            found.append(Due(contact, reference, district, *action))
+            kind, since = action
+            waited = max((today - since).days, 0)
+            found.append(Due(contact, reference, district, kind, since, waited))
     found.sort(key=lambda d: (_URGENCY[d.action], d.since, d.contact.id))
     audit.record(
         session=session,
