@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import threading
 from datetime import UTC, datetime
 
 import numpy as np
@@ -404,3 +405,28 @@ class TestHelperThreads:
         monkeypatch.setattr(index_module.os, "pread", unreadable)
         monkeypatch.setattr(index_module.os, "getloadavg", lambda: (7.5, 0.0, 0.0))
         assert index_module._wanting_cores() == 7.5
+
+    def test_concurrent_searches_share_the_helpers(self) -> None:
+        """Searches of many visits from several threads at once, each on two threads: each gets
+        the answers of a search alone."""
+        city = generate(SynthConfig(n_people=120, n_days=2, seed=5, fixes_for=0))
+        index = RecordIndex.build(records_from_visits(city.visits))
+        tables = [
+            cases_of(city.visits.filter(pc.is_in(city.visits.column("person_id"), pa.array(ids))))
+            for ids in (list(range(0, 40)), list(range(40, 80)), list(range(80, 120)))
+        ]
+        index.threads = 1
+        expected = [index.query(t) for t in tables]
+        index.threads = 2
+        got: dict[int, pa.Table] = {}
+
+        def search(n: int) -> None:
+            for _ in range(5):
+                got[n] = index.query(tables[n])
+
+        runners = [threading.Thread(target=search, args=(n,)) for n in range(len(tables))]
+        for runner in runners:
+            runner.start()
+        for runner in runners:
+            runner.join(60)
+        assert all(got[n].equals(expected[n]) for n in range(len(tables)))

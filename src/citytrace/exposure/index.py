@@ -534,8 +534,8 @@ class _Helpers:
         raises what a job raised)."""
         if n <= 0:
             return lambda: None
-        with self._lock:
-            while len(self._threads) < min(n, _CORES):
+        with self._lock:  # as many as cores: concurrent searches each find one free
+            while len(self._threads) < max(n, _CORES):
                 thread = threading.Thread(
                     target=self._serve,
                     args=(self._jobs,),
