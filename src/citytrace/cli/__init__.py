@@ -32,6 +32,7 @@ def _register() -> None:
         screening,
         screening_simulate,
         serve,
+        stats,
         staypoints,
         synth,
         users,
@@ -51,6 +52,7 @@ def _register() -> None:
     app.add_typer(disclosure.app, name="disclosure")
     screening.app.command("simulate")(screening_simulate.simulate)
     app.add_typer(screening.app, name="screening")
+    app.add_typer(stats.app, name="stats")
 
 
 def main() -> None:

@@ -1,13 +1,18 @@
-"""Aggregates over cases; nothing here returns a row about one person."""
+"""Aggregates over cases: counts, the epidemic curve, clusters linked by transmission and the
+time from registration to disclosure; nothing here returns a row about one person."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citytrace.cases.models import Case, CaseStatus
+from citytrace.contacts.models import Contact
+from citytrace.disclosure.models import DisclosureEntry, DisclosureSource
 
 
 @dataclass(frozen=True)
@@ -25,3 +30,174 @@ def case_counts(*, session: Session) -> list[CaseCount]:
         .order_by(Case.district_code, Case.status)
     )
     return [CaseCount(district_code=d, status=s, cases=n) for d, s, n in session.execute(query)]
+
+
+# --- the outbreak picture --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurveDay:
+    day: date
+    cases: int
+    mean_7d: float  # of this day and the six before
+
+
+def epidemic_curve(
+    *,
+    session: Session,
+    by: str = "confirmed",
+    district_code: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> list[CurveDay]:
+    """Cases a day by confirmation (``by="confirmed"``) or by symptom onset (``"onset"``: cases
+    without one are left out), every day from ``start`` to ``end`` (default: the first and last
+    with a case), with the mean of the seven days ending on each."""
+    column = Case.confirmed_date if by == "confirmed" else Case.symptom_onset_date
+    query = select(column, func.count()).where(column.is_not(None)).group_by(column)
+    if district_code is not None:
+        query = query.where(Case.district_code == district_code)
+    counts: dict[date, int] = {d: n for d, n in session.execute(query).all() if d is not None}
+    if not counts and (start is None or end is None):
+        return []
+    first = start or min(counts)
+    last = end or max(counts)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return [
+        CurveDay(
+            day=d,
+            cases=counts.get(d, 0),
+            mean_7d=sum(counts.get(d - timedelta(days=k), 0) for k in range(7)) / 7,
+        )
+        for d in days
+    ]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    cases: int
+    links: int  # a contact of one case confirmed as another
+    generations: int  # cases in the longest chain of links
+    first_confirmed: date
+    last_confirmed: date
+    districts: dict[str, int]  # cases by district ("" where none)
+
+
+def clusters(*, session: Session, min_cases: int = 2) -> list[Cluster]:
+    """Cases linked by transmission: case B is linked from case A when B's person is a contact
+    of A (found by the exposure search), confirmed on or after the day of their first contact.
+    Linked cases form a cluster; each is described by counts only. Largest first."""
+    contact_day = func.date(Contact.first_contact_at)  # its UTC day
+    links = {
+        (a, b)
+        for a, b in session.execute(
+            select(Contact.case_id, Case.id)
+            .join(Case, Case.person_ref == Contact.person_ref)
+            .where(Case.id != Contact.case_id)
+            .where(Case.confirmed_date >= contact_day)
+        )
+    }
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in links:
+        parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for case_id in parent:
+        groups.setdefault(root(case_id), []).append(case_id)
+    members = [g for g in groups.values() if len(g) >= min_cases]
+    ids = [c for g in members for c in g]
+    rows = {
+        c.id: (c.confirmed_date, c.district_code or "")
+        for c in session.scalars(select(Case).where(Case.id.in_(ids)))
+    } if ids else {}  # fmt: skip
+    found = []
+    for group in members:
+        inside = set(group)
+        own = {(a, b) for a, b in links if a in inside}
+        days = [rows[c][0] for c in group]
+        districts: dict[str, int] = {}
+        for c in group:
+            districts[rows[c][1]] = districts.get(rows[c][1], 0) + 1
+        found.append(
+            Cluster(
+                cases=len(group),
+                links=len(own),
+                generations=_generations(group, own),
+                first_confirmed=min(days),
+                last_confirmed=max(days),
+                districts=dict(sorted(districts.items())),
+            )
+        )
+    found.sort(key=lambda c: (-c.cases, c.first_confirmed))
+    return found
+
+
+def _generations(cases: list[int], links: set[tuple[int, int]]) -> int:
+    """Cases in the longest chain of links (a link that closes a loop is not followed)."""
+    following: dict[int, list[int]] = {}
+    for a, b in links:
+        following.setdefault(a, []).append(b)
+    longest: dict[int, int] = {}
+
+    def depth(case_id: int, seen: frozenset[int]) -> int:
+        if case_id in longest:
+            return longest[case_id]
+        best = 1 + max(
+            (depth(b, seen | {case_id}) for b in following.get(case_id, []) if b not in seen),
+            default=0,
+        )
+        longest[case_id] = best
+        return best
+
+    return max(depth(c, frozenset()) for c in cases)
+
+
+@dataclass(frozen=True)
+class Timeliness:
+    district_code: str | None
+    cases: int  # with a place published from their route
+    median_hours: float
+    p90_hours: float
+
+
+def timeliness(*, session: Session) -> list[Timeliness]:
+    """Hours from a case's registration to the first publication of a place drawn from its
+    route, per district of the case (and for all, ``district_code`` None, first)."""
+    first = (
+        select(DisclosureSource.case_id, func.min(DisclosureEntry.published_at).label("at"))
+        .join(DisclosureEntry, DisclosureEntry.id == DisclosureSource.entry_id)
+        .where(DisclosureEntry.published_at.is_not(None))
+        .group_by(DisclosureSource.case_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Case.district_code, Case.created_at, first.c.at).join(
+            first, first.c.case_id == Case.id
+        )
+    ).all()
+    by_district: dict[str | None, list[float]] = {}
+    for district, registered, published in rows:
+        hours = max((_utc(published) - _utc(registered)).total_seconds() / 3600, 0.0)
+        by_district.setdefault(district, []).append(hours)
+        if district is not None:
+            by_district.setdefault(None, []).append(hours)
+    return [
+        Timeliness(
+            district_code=d,
+            cases=len(h),
+            median_hours=round(float(np.median(h)), 2),
+            p90_hours=round(float(np.percentile(h, 90)), 2),
+        )
+        for d, h in sorted(by_district.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+    ]
+
+
+def _utc(moment: datetime) -> datetime:
+    """A stored time as aware UTC (SQLite gives it back naive)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

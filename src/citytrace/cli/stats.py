@@ -1,0 +1,85 @@
+"""`citytrace stats ...`: the outbreak picture, in counts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from citytrace.cli._common import echo_json, parse_date, session_scope
+
+app = typer.Typer(
+    help="The outbreak picture: epidemic curve, clusters, timeliness.", no_args_is_help=True
+)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.command("curve")
+def curve(
+    by: Annotated[str, typer.Option(help="confirmed or onset.")] = "confirmed",
+    district: Annotated[str | None, typer.Option(help="Only this district's cases.")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")] = None,
+    to: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cases a day, with the mean of the seven days ending on each."""
+    from citytrace.errors import InputError
+    from citytrace.stats import service
+
+    if by not in ("confirmed", "onset"):
+        raise InputError("must be confirmed or onset", location="--by")
+    start, end = parse_date(from_, "--from"), parse_date(to, "--to")
+    if start is not None and end is not None and end < start:
+        raise InputError("--to is before --from", location="--to")
+    with session_scope() as session:
+        days = service.epidemic_curve(
+            session=session, by=by, district_code=district, start=start, end=end
+        )
+    if as_json:
+        echo_json([asdict(d) for d in days])
+        return
+    for d in days:
+        typer.echo(f"{d.day}  {d.cases:>5}  {d.mean_7d:>6.1f}  {'#' * d.cases}")
+
+
+@app.command("clusters")
+def clusters(
+    min_cases: Annotated[int, typer.Option(min=2, help="The smallest cluster shown.")] = 2,
+    as_json: JsonOption = False,
+) -> None:
+    """Clusters of cases linked by transmission, largest first."""
+    from citytrace.stats import service
+
+    with session_scope() as session:
+        found = service.clusters(session=session, min_cases=min_cases)
+    if as_json:
+        echo_json([asdict(c) for c in found])
+        return
+    if not found:
+        typer.echo("no cluster")
+    for c in found:
+        districts = ", ".join(f"{d or 'none'} {n}" for d, n in c.districts.items())
+        typer.echo(
+            f"{c.cases:>4} cases, {c.links} links, {c.generations} generations, "
+            f"{c.first_confirmed} .. {c.last_confirmed}  ({districts})"
+        )
+
+
+@app.command("timeliness")
+def timeliness(as_json: JsonOption = False) -> None:
+    """Hours from a case's registration to the first place published from its route."""
+    from citytrace.stats import service
+
+    with session_scope() as session:
+        rows = service.timeliness(session=session)
+    if as_json:
+        echo_json([asdict(t) for t in rows])
+        return
+    if not rows:
+        typer.echo("no case has a published place yet")
+    for t in rows:
+        typer.echo(
+            f"{t.district_code or 'all':<6} {t.cases:>5} cases  median {t.median_hours:>6.1f} h  "
+            f"90th percentile {t.p90_hours:>6.1f} h"
+        )

@@ -1,0 +1,169 @@
+"""The outbreak picture: the epidemic curve, clusters linked by transmission, and the time from a
+case's registration to its first published place; counts only, through the API for analysts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from citytrace.api.app import create_app
+from citytrace.api.deps import get_session
+from citytrace.auth.models import Role
+from citytrace.cases import service as cases
+from citytrace.cases.models import Case
+from citytrace.cases.schemas import CaseCreate
+from citytrace.cli.stats import app
+from citytrace.disclosure.models import DisclosureSource
+from citytrace.stats import service
+from tests.auth.factories import bearer, make_user
+from tests.cli_runner import home_session, invoke
+from tests.disclosure.public_fixtures import publish
+from tests.factories import contact_row
+
+
+def make(session: Session, confirmed: date, person: str, district: str | None = "11140",
+         onset: date | None = None) -> Case:  # fmt: skip
+    case = cases.create(
+        session=session,
+        actor="t",
+        data=CaseCreate(confirmed_date=confirmed, symptom_onset_date=onset, district_code=district),
+    )
+    case.person_ref = person
+    session.flush()
+    return case
+
+
+def link(session: Session, source: Case, person: str, day: date) -> None:
+    """``person`` was a contact of ``source`` on ``day`` (noon UTC)."""
+    start = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    session.add(contact_row(source.id, person, start=start))
+    session.flush()
+
+
+class TestEpidemicCurve:
+    def test_every_day_with_a_seven_day_mean(self, session: Session) -> None:
+        make(session, date(2020, 3, 2), "a", onset=date(2020, 2, 28))
+        make(session, date(2020, 3, 2), "b")
+        make(session, date(2020, 3, 5), "c", district="11110", onset=date(2020, 3, 1))
+        curve = service.epidemic_curve(session=session)
+        assert [(d.day.isoformat(), d.cases) for d in curve] == [
+            ("2020-03-02", 2), ("2020-03-03", 0), ("2020-03-04", 0), ("2020-03-05", 1)
+        ]  # fmt: skip
+        assert [round(d.mean_7d, 3) for d in curve] == [0.286, 0.286, 0.286, 0.429]
+        onset = service.epidemic_curve(session=session, by="onset")
+        assert [d.cases for d in onset] == [1, 0, 1]  # 28 Feb .. 1 Mar; no onset left out
+        jongno = service.epidemic_curve(
+            session=session, district_code="11110", start=date(2020, 3, 4), end=date(2020, 3, 6)
+        )
+        assert [d.cases for d in jongno] == [0, 1, 0]
+        assert service.epidemic_curve(session=session, district_code="99999") == []
+
+
+class TestClusters:
+    def test_cases_linked_by_their_contacts(self, session: Session) -> None:
+        a = make(session, date(2020, 3, 2), "pa")
+        b = make(session, date(2020, 3, 5), "pb", district="11110")
+        make(session, date(2020, 3, 8), "pc")
+        d = make(session, date(2020, 3, 9), "pd")
+        lone = make(session, date(2020, 3, 3), "pe")
+        link(session, a, "pb", date(2020, 3, 3))  # a -> b -> c, and a -> d
+        link(session, b, "pc", date(2020, 3, 6))
+        link(session, a, "pd", date(2020, 3, 3))
+        link(session, lone, "pz", date(2020, 3, 3))  # a contact never confirmed
+        link(session, d, "pa", date(2020, 3, 9))  # confirmed before that contact: no link
+        (cluster,) = service.clusters(session=session)
+        assert (cluster.cases, cluster.links, cluster.generations) == (4, 3, 3)
+        assert (cluster.first_confirmed, cluster.last_confirmed) == (
+            date(2020, 3, 2),
+            date(2020, 3, 9),
+        )
+        assert cluster.districts == {"11110": 1, "11140": 3}
+        assert service.clusters(session=session, min_cases=5) == []
+
+
+class TestTimeliness:
+    def test_hours_from_registration_to_first_place(self, session: Session) -> None:
+        fast = make(session, date(2020, 3, 2), "a")
+        slow = make(session, date(2020, 3, 2), "b", district="11110")
+        make(session, date(2020, 3, 2), "c")  # nothing published
+        for case, hours in ((fast, [6, 30]), (slow, [48])):
+            registered = case.created_at
+            for h in hours:
+                entry = publish(session, now=registered + timedelta(hours=h))
+                session.add(
+                    DisclosureSource(
+                        entry_id=entry.id,
+                        case_id=case.id,
+                        started_at=entry.exposure_start,
+                        finished_at=entry.exposure_end,
+                        latitude=37.5,
+                        longitude=127.0,
+                    )
+                )
+        session.flush()
+        rows = {t.district_code: t for t in service.timeliness(session=session)}
+        assert (rows[None].cases, rows[None].median_hours) == (2, 27.0)
+        assert (rows["11140"].cases, rows["11140"].median_hours) == (1, 6.0)
+        assert rows["11110"].p90_hours == 48.0
+
+
+@pytest.fixture
+def client(engine: Engine, session: Session) -> Iterator[TestClient]:
+    app = create_app(engine)
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+class TestApi:
+    def test_analysts_read_counts_only(self, client: TestClient, session: Session) -> None:
+        a = make(session, date(2020, 3, 2), "pa")
+        make(session, date(2020, 3, 4), "pb")
+        link(session, a, "pb", date(2020, 3, 3))
+        analyst = bearer(session, make_user(session, Role.ANALYST, username="analyst"))
+        curve = client.get(
+            "/api/stats/epidemic-curve", params={"from": "2020-03-01"}, headers=analyst
+        )
+        assert curve.status_code == 200, curve.text
+        assert [d["cases"] for d in curve.json()] == [0, 1, 0, 1]
+        (cluster,) = client.get("/api/stats/clusters", headers=analyst).json()
+        assert cluster == {
+            "cases": 2,
+            "links": 1,
+            "generations": 2,
+            "first_confirmed": "2020-03-02",
+            "last_confirmed": "2020-03-04",
+            "districts": {"11140": 2},
+        }  # no case, person or place in it
+        assert client.get("/api/stats/timeliness", headers=analyst).json() == []
+        bad = client.get(
+            "/api/stats/epidemic-curve",
+            params={"from": "2020-03-05", "to": "2020-03-01"},
+            headers=analyst,
+        )
+        assert bad.status_code == 422 and "'to' is before 'from'" in bad.text
+        one = client.get("/api/stats/clusters", params={"min_cases": 1}, headers=analyst)
+        assert one.status_code == 422
+        clinic = bearer(session, make_user(session, Role.CLINIC_STAFF, username="clinic"))
+        assert client.get("/api/stats/clusters", headers=clinic).status_code == 403
+
+
+class TestCommands:
+    def test_curve_clusters_timeliness(self) -> None:
+        with home_session() as session:
+            a = make(session, date(2020, 3, 2), "pa")
+            make(session, date(2020, 3, 4), "pb")
+            link(session, a, "pb", date(2020, 3, 3))
+        shown = invoke(app, "curve")
+        assert shown.exit_code == 0, shown.output
+        assert shown.output.splitlines()[0].split()[:2] == ["2020-03-02", "1"]
+        assert len(shown.output.splitlines()) == 3
+        assert "2 cases, 1 links, 2 generations" in invoke(app, "clusters").output
+        assert "no case has a published place yet" in invoke(app, "timeliness").output
+        refused = invoke(app, "curve", "--from", "2020-03-05", "--to", "2020-03-01")
+        assert refused.exit_code != 0 and "--to is before --from" in str(refused.exception)
