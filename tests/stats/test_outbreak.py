@@ -85,6 +85,14 @@ class TestClusters:
         assert cluster.districts == {"11110": 1, "11140": 3}
         assert service.clusters(session=session, min_cases=5) == []
 
+    def test_long_chains_and_loops(self) -> None:
+        n = 5000  # a chain far longer than Python's recursion allows
+        day = {c: date(2020, 3, 1) + timedelta(days=c // 100) for c in range(n)}
+        chain = {(c, c + 1) for c in range(n - 1)}
+        assert service._generations(list(range(n)), chain, day) == n
+        loop = {(0, 1), (1, 2), (2, 0)}  # odd data: a loop ends the chain
+        assert service._generations([0, 1, 2], loop, {c: date(2020, 3, 1) for c in range(3)}) == 3
+
 
 class TestTimeliness:
     def test_hours_from_registration_to_first_place(self, session: Session) -> None:

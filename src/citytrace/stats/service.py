@@ -128,7 +128,7 @@ def clusters(*, session: Session, min_cases: int = 2) -> list[Cluster]:
             Cluster(
                 cases=len(group),
                 links=len(own),
-                generations=_generations(group, own),
+                generations=_generations(group, own, {c: rows[c][0] for c in group}),
                 first_confirmed=min(days),
                 last_confirmed=max(days),
                 districts=dict(sorted(districts.items())),
@@ -138,24 +138,18 @@ def clusters(*, session: Session, min_cases: int = 2) -> list[Cluster]:
     return found
 
 
-def _generations(cases: list[int], links: set[tuple[int, int]]) -> int:
-    """Cases in the longest chain of links (a link that closes a loop is not followed)."""
+def _generations(cases: list[int], links: set[tuple[int, int]], day: dict[int, date]) -> int:
+    """Cases in the longest chain of links, following links forward in the order of confirmation
+    (then of case id), so that a loop in odd data ends a chain rather than a search."""
+    order = {c: n for n, c in enumerate(sorted(cases, key=lambda c: (day[c], c)))}
     following: dict[int, list[int]] = {}
     for a, b in links:
-        following.setdefault(a, []).append(b)
+        if order[b] > order[a]:
+            following.setdefault(a, []).append(b)
     longest: dict[int, int] = {}
-
-    def depth(case_id: int, seen: frozenset[int]) -> int:
-        if case_id in longest:
-            return longest[case_id]
-        best = 1 + max(
-            (depth(b, seen | {case_id}) for b in following.get(case_id, []) if b not in seen),
-            default=0,
-        )
-        longest[case_id] = best
-        return best
-
-    return max(depth(c, frozenset()) for c in cases)
+    for c in sorted(cases, key=order.__getitem__, reverse=True):
+        longest[c] = 1 + max((longest[b] for b in following.get(c, [])), default=0)
+    return max(longest.values())
 
 
 @dataclass(frozen=True)
