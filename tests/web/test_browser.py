@@ -189,6 +189,11 @@ def test_the_investigators_workspace(server: Server, tmp_path: Path) -> None:
                 page.get_by_role("link", name="접촉자 관리").click()
             expect(page.locator("h1")).to_have_text("오늘 조치할 접촉자")
             expect(page.locator("#no-due")).to_be_visible()
+            # The outbreak picture: the day of the case's confirmation as a bar.
+            with page.expect_navigation():
+                page.get_by_role("link", name="유행 현황").click()
+            expect(page.locator("h1")).to_have_text("유행 현황")
+            expect(page.locator("#curve .bar")).to_have_count(1)
             context.close()
 
             # An investigator of another district cannot open the case.

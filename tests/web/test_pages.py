@@ -493,6 +493,38 @@ class TestContactsDue:
         assert client.get("/contacts/due").status_code == 403
 
 
+class TestOutbreak:
+    def test_counts_for_those_who_read_statistics(
+        self, client: TestClient, session: Session
+    ) -> None:
+        first = make_case(session, reference="OUT-1")
+        first.person_ref = "p1"
+        second = make_case(session, OTHER_DISTRICT, reference="OUT-2")
+        second.person_ref = "p2"
+        session.add(contact_row(first.id, "p2", start=datetime(2020, 3, 4, 1, 0, tzinfo=UTC)))
+        session.flush()
+        make_user(session, Role.ANALYST, username="analyst")
+        sign_in(client, "analyst")
+        page = client.get("/outbreak", params={"lang": "en"})
+        assert page.status_code == 200
+        assert 'id="curve"' in page.text and page.text.count('class="bar"') == 1  # one day
+        assert "Clusters linked by transmission" in page.text
+        assert 'id="cluster-list"' in page.text and 'id="no-timeliness"' in page.text
+        assert "OUT-1" not in page.text and "p2" not in page.text  # counts only
+        assert 'href="/outbreak"' in page.text  # in the navigation
+        _no_inline_code(page.text)
+        onset = client.get("/outbreak", params={"by": "onset"})
+        assert onset.status_code == 200 and 'id="curve"' in onset.text
+        assert client.get("/outbreak", params={"by": "weekday"}).status_code == 422
+
+    def test_roles_without_statistics_are_refused(
+        self, client: TestClient, session: Session
+    ) -> None:
+        make_user(session, Role.CLINIC_STAFF, username="clinic")
+        sign_in(client, "clinic")
+        assert client.get("/outbreak").status_code == 403
+
+
 class TestMapData:
     def test_outlines_for_signed_in_users_only(self, client: TestClient, investigator: str) -> None:
         assert client.get("/map/districts.json", follow_redirects=False).status_code == 303

@@ -51,6 +51,7 @@ from citytrace.evidence.readers import EvidenceFormatError, EvidenceKind
 from citytrace.investigation import service as investigation
 from citytrace.investigation.models import Visit
 from citytrace.investigation.schemas import ReviewAction, VisitEdit
+from citytrace.stats import service as stats
 from citytrace.web.pages import city, redirect, render
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
@@ -165,6 +166,35 @@ def home(request: Request, me: Signed) -> Response:
     if me.can(Permission.CASE_READ):
         return redirect("/cases")
     return render(request, "home.html", {}, principal=me)
+
+
+@router.get("/outbreak")
+def outbreak_page(
+    request: Request,
+    session: SessionDep,
+    me: Annotated[Principal, Depends(require(Permission.STATS_READ))],
+    by: Literal["confirmed", "onset"] = "confirmed",
+) -> Response:
+    """The outbreak picture in counts: the epidemic curve of the last weeks (a bar a day, with
+    the seven-day mean), clusters linked by transmission, and the time to a published place."""
+    curve = stats.epidemic_curve(session=session, by=by)[-_CURVE_DAYS:]
+    top = max((d.cases for d in curve), default=0) or 1
+    return render(
+        request,
+        "outbreak.html",
+        {
+            "by": by,
+            "curve": curve,
+            "top": top,
+            "clusters": stats.clusters(session=session),
+            "timeliness": stats.timeliness(session=session),
+        },
+        principal=me,
+        page_url="/outbreak",
+    )
+
+
+_CURVE_DAYS = 56  # the weeks the page shows
 
 
 @router.get("/map/districts.json")
