@@ -85,6 +85,16 @@ class TestClusters:
         assert cluster.districts == {"11110": 1, "11140": 3}
         assert service.clusters(session=session, min_cases=5) == []
 
+    def test_the_day_of_contact_is_seouls(self, session: Session) -> None:
+        a = make(session, date(2020, 3, 1), "pa")
+        make(session, date(2020, 3, 4), "pb")  # confirmed before the contact's day in Seoul
+        make(session, date(2020, 3, 5), "pc")
+        late = datetime(2020, 3, 4, 16, 0, tzinfo=UTC)  # 5 March, 01:00 in Seoul
+        session.add_all([contact_row(a.id, "pb", start=late), contact_row(a.id, "pc", start=late)])
+        session.flush()
+        (cluster,) = service.clusters(session=session)
+        assert (cluster.cases, cluster.last_confirmed) == (2, date(2020, 3, 5))
+
     def test_long_chains_and_loops(self) -> None:
         n = 5000  # a chain far longer than Python's recursion allows
         day = {c: date(2020, 3, 1) + timedelta(days=c // 100) for c in range(n)}

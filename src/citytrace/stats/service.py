@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citytrace.cases.models import Case, CaseStatus
+from citytrace.config import get_settings
 from citytrace.contacts.models import Contact
 from citytrace.disclosure.models import DisclosureEntry, DisclosureSource
 
@@ -87,15 +89,15 @@ def clusters(*, session: Session, min_cases: int = 2) -> list[Cluster]:
     """Cases linked by transmission: case B is linked from case A when B's person is a contact
     of A (found by the exposure search), confirmed on or after the day of their first contact.
     Linked cases form a cluster; each is described by counts only. Largest first."""
-    contact_day = func.date(Contact.first_contact_at)  # its UTC day
+    zone = ZoneInfo(get_settings().timezone)
     links = {
         (a, b)
-        for a, b in session.execute(
-            select(Contact.case_id, Case.id)
+        for a, b, contact_at, confirmed in session.execute(
+            select(Contact.case_id, Case.id, Contact.first_contact_at, Case.confirmed_date)
             .join(Case, Case.person_ref == Contact.person_ref)
             .where(Case.id != Contact.case_id)
-            .where(Case.confirmed_date >= contact_day)
         )
+        if confirmed >= _utc(contact_at).astimezone(zone).date()  # the contact's local day
     }
     parent: dict[int, int] = {}
 
