@@ -200,3 +200,86 @@ def test_the_public_list_and_map(server: Server, tmp_path: Path) -> None:
     assert "GET /api/health" in logged
     assert "/places" not in logged
     assert "/api/public/" not in logged
+
+
+def test_the_self_check_stays_on_the_device(server: Server, tmp_path: Path) -> None:
+    """A citizen's location history, in each of Google's formats, against the published places:
+    a meeting is found in the page, and nothing of the file is sent (the only request after the
+    choice is the GET of the public list)."""
+    import json
+
+    from playwright.sync_api import expect, sync_playwright
+
+    at = START + timedelta(minutes=30)  # inside Blue Cup's window
+    ms = int(at.timestamp() * 1000)
+    files = {
+        "semantic.json": {  # Takeout's Semantic Location History: a place visit at Blue Cup
+            "timelineObjects": [
+                {
+                    "placeVisit": {
+                        "location": {"latitudeE7": 375663200, "longitudeE7": 1269779300},
+                        "duration": {
+                            "startTimestamp": at.isoformat(),
+                            "endTimestamp": (at + timedelta(minutes=40)).isoformat(),
+                        },
+                    }
+                }
+            ]
+        },
+        "records.json": {  # Takeout's Records.json: raw points, one at Blue Cup
+            "locations": [
+                {"latitudeE7": 375000000, "longitudeE7": 1270000000, "timestampMs": str(ms)},
+                {"latitudeE7": 375663000, "longitudeE7": 1269779000, "timestamp": at.isoformat()},
+            ]
+        },
+        "timeline.json": {  # the phone's Timeline export: a visit at Blue Cup
+            "semanticSegments": [
+                {
+                    "startTime": at.isoformat(),
+                    "endTime": (at + timedelta(minutes=20)).isoformat(),
+                    "visit": {"topCandidate": {"placeLocation": {"latLng": "37.5663°, 126.9779°"}}},
+                }
+            ]
+        },
+        "elsewhere.json": {  # at Blue Cup, but the day after its window
+            "locations": [
+                {
+                    "latitudeE7": 375663000,
+                    "longitudeE7": 1269779000,
+                    "timestamp": (at + timedelta(days=1)).isoformat(),
+                }
+            ]
+        },
+    }
+    for name, doc in files.items():
+        (tmp_path / name).write_text(json.dumps(doc))
+    (tmp_path / "photo.json").write_text("not json at all")
+
+    problems: list[str] = []
+    sent: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(locale="en-GB").new_page()
+            _watch(page, problems)
+            page.goto(f"{server.url}/places?lang=en")
+            page.on("request", lambda r: sent.append(f"{r.method} {r.url} {r.post_data or ''}"))
+            for name in ("semantic.json", "records.json", "timeline.json"):
+                page.set_input_files("#history", str(tmp_path / name))
+                expect(page.locator("#check-result")).to_contain_text(
+                    "1 listed places", timeout=10_000
+                )
+                expect(page.locator("#check-matches li")).to_have_count(1)
+                expect(page.locator("#check-matches li")).to_contain_text("Blue Cup")
+                expect(page.locator("#check-clinic a")).to_be_visible()
+            page.set_input_files("#history", str(tmp_path / "elsewhere.json"))
+            expect(page.locator("#check-result")).to_contain_text("None of your 1 locations")
+            expect(page.locator("#check-clinic a")).to_be_hidden()
+            page.set_input_files("#history", str(tmp_path / "photo.json"))
+            expect(page.locator("#check-result")).to_contain_text("cannot be read")
+            expect(page.locator("#check-matches li")).to_have_count(0)
+        finally:
+            browser.close()
+    assert problems == []
+    assert sent and all(s.startswith("GET ") and "/api/public/places.json" in s for s in sent)
+    assert not any("37.566" in s or "126.977" in s for s in sent)
