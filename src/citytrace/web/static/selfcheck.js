@@ -70,16 +70,26 @@
     return out;
   }
 
-  // Listed places met: a stay within the radius of the place while it was exposed.
-  function meetings(entries, mine) {
+  // Listed places met: a stay within the radius of the place while it was exposed. A history of
+  // years holds millions of points: only those within the list's days are compared, and a
+  // latitude far off is passed over before the distance.
+  function meetings(entries, all) {
     var found = [];
+    var first = Infinity;
+    var last = -Infinity;
+    entries.forEach(function (e) {
+      first = Math.min(first, Date.parse(e.exposure_start));
+      last = Math.max(last, Date.parse(e.exposure_end));
+    });
+    var mine = all.filter(function (s) { return s.start <= last && s.end >= first; });
+    var degrees = radius / 111000 * 1.01;
     entries.forEach(function (e) {
       if (e.latitude === null || e.longitude === null) { return; }
       var start = Date.parse(e.exposure_start);
       var end = Date.parse(e.exposure_end);
       for (var i = 0; i < mine.length; i++) {
         var s = mine[i];
-        if (s.start <= end && s.end >= start &&
+        if (s.start <= end && s.end >= start && Math.abs(s.lat - e.latitude) <= degrees &&
             metres(s.lat, s.lon, e.latitude, e.longitude) <= radius) {
           found.push({ entry: e, stay: s });
           return;
