@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 
 from citytrace.api.app import create_app
 from citytrace.api.deps import get_session
+from citytrace.audit import service as audit
 from citytrace.auth.models import Role
 from citytrace.cases import service as cases
 from citytrace.cases.models import Case
 from citytrace.cases.schemas import CaseCreate
 from citytrace.cli.stats import app
+from citytrace.contacts import service as contacts
 from citytrace.disclosure.models import DisclosureSource
 from citytrace.stats import service
 from tests.auth.factories import bearer, make_user
@@ -185,3 +187,34 @@ class TestCommands:
         assert "no case has a published place yet" in invoke(app, "timeliness").output
         refused = invoke(app, "curve", "--from", "2020-03-05", "--to", "2020-03-01")
         assert refused.exit_code != 0 and "--to is before --from" in str(refused.exception)
+
+
+class TestCaseLinks:
+    def test_infected_by_and_infected(self, session: Session, client: TestClient) -> None:
+        a = make(session, date(2020, 3, 2), "pa")
+        b = make(session, date(2020, 3, 5), "pb", district="11110")
+        c = make(session, date(2020, 3, 8), "pc")
+        link(session, a, "pb", date(2020, 3, 3))
+        link(session, b, "pc", date(2020, 3, 6))
+        link(session, b, "pz", date(2020, 3, 6))  # never confirmed
+        link(session, c, "pa", date(2020, 3, 9))  # a was confirmed before: no link
+        sources, infected = contacts.transmission_links(session=session, actor="t", case_id=b.id)
+        assert [x.reference for x in sources] == [a.reference]
+        assert [x.reference for x in infected] == [c.reference]
+        assert sources[0].first_contact_at == datetime(2020, 3, 3, 12, tzinfo=UTC)
+        first, after = contacts.transmission_links(session=session, actor="t", case_id=a.id)
+        assert not first and [x.case_id for x in after] == [b.id]
+        (event,) = [e for e in audit.list_(session=session, entity="case", entity_id=b.id)
+                    if e.action == "case.links"]  # fmt: skip
+        assert event.detail == {"from": 1, "to": 1}
+
+        admin = bearer(session, make_user(session, Role.ADMINISTRATOR, username="admin"))
+        got = client.get(f"/api/cases/{b.id}/links", headers=admin)
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert [x["reference"] for x in body["infected_by"]] == [a.reference]
+        assert [x["district_code"] for x in body["infected"]] == ["11140"]
+        outsider = bearer(
+            session, make_user(session, Role.INVESTIGATOR, username="inv", district_code="11140")
+        )
+        assert client.get(f"/api/cases/{b.id}/links", headers=outsider).status_code == 403

@@ -517,6 +517,26 @@ class TestOutbreak:
         assert onset.status_code == 200 and 'id="curve"' in onset.text
         assert client.get("/outbreak", params={"by": "weekday"}).status_code == 422
 
+    def test_a_case_page_shows_its_transmission(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        source = make_case(session, reference="SRC-1")
+        source.person_ref = "p1"
+        later = make_case(session, reference="LATER-1")
+        later.confirmed_date = date(2020, 3, 9)
+        later.person_ref = "p2"
+        session.add(contact_row(source.id, "p2", start=datetime(2020, 3, 4, 1, 0, tzinfo=UTC)))
+        session.flush()
+        sign_in(client, investigator)
+        page = client.get(f"/cases/{source.id}", params={"lang": "en"})
+        assert page.status_code == 200 and 'id="links"' in page.text
+        assert f'href="/cases/{later.id}">LATER-1</a>' in page.text and "Infected (" in page.text
+        other = client.get(f"/cases/{later.id}", params={"lang": "en"})
+        assert f'href="/cases/{source.id}">SRC-1</a>' in other.text and "Infected by" in other.text
+        _no_inline_code(page.text)
+        alone = make_case(session, reference="ALONE-1")
+        assert 'id="links"' not in client.get(f"/cases/{alone.id}").text
+
     def test_roles_without_statistics_are_refused(
         self, client: TestClient, session: Session
     ) -> None:

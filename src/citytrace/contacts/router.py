@@ -13,7 +13,15 @@ from citytrace.auth.permissions import Permission, Principal
 from citytrace.cases.models import Case
 from citytrace.contacts import service
 from citytrace.contacts.models import Contact, ContactState
-from citytrace.contacts.schemas import ContactOut, DueOut, SearchIn, SearchOut, TransitionIn
+from citytrace.contacts.schemas import (
+    ContactOut,
+    DueOut,
+    LinkOut,
+    LinksOut,
+    SearchIn,
+    SearchOut,
+    TransitionIn,
+)
 
 router = APIRouter(tags=["contacts"], route_class=UnitOfWorkRoute)
 
@@ -55,6 +63,21 @@ def list_contacts(
         ContactOut.model_validate(c)
         for c in service.read_list(session=session, actor=actor, case_id=case.id, state=state)
     ]
+
+
+@router.get("/api/cases/{case_id}/links")
+def case_links(
+    case: Annotated[Case, Depends(case_for(Permission.CONTACT_READ))],
+    session: SessionDep,
+    actor: ActorDep,
+) -> LinksOut:
+    """The transmission around the case: the cases its person was a contact of before it was
+    confirmed, and the cases whose persons were its contacts, confirmed afterwards."""
+    sources, infected = service.transmission_links(session=session, actor=actor, case_id=case.id)
+    return LinksOut(
+        infected_by=[LinkOut.model_validate(link) for link in sources],
+        infected=[LinkOut.model_validate(link) for link in infected],
+    )
 
 
 @router.get("/api/contacts/due")

@@ -84,3 +84,23 @@ class DueOut(BaseModel):
             district_code=due.district_code,
             contact=ContactOut.model_validate(due.contact),
         )
+
+
+class LinkOut(BaseModel):
+    """A case linked by transmission."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    case_id: int
+    reference: str
+    district_code: str | None
+    first_contact_at: datetime
+
+
+class LinksOut(BaseModel):
+    infected_by: list[LinkOut] = Field(
+        description="cases whose contact this case's person was, before its confirmation"
+    )
+    infected: list[LinkOut] = Field(
+        description="cases whose persons were this case's contacts, confirmed afterwards"
+    )

@@ -18,7 +18,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from citytrace.audit import service as audit
@@ -191,6 +191,68 @@ def due(
         detail={"on": today.isoformat(), "contacts": len(found)},
     )
     return found
+
+
+def links_case(contact_at: datetime, confirmed: date, zone: ZoneInfo) -> bool:
+    """Whether a contact at ``contact_at`` links to a case of that person confirmed on
+    ``confirmed``: confirmed on or after the contact's local day (the transmission rule of the
+    outbreak picture and of a case's links)."""
+    return confirmed >= contact_at.astimezone(zone).date()
+
+
+@dataclass(frozen=True)
+class Link:
+    """A case linked to another by transmission, and when their first contact was."""
+
+    case_id: int
+    reference: str
+    district_code: str | None
+    first_contact_at: datetime
+
+
+def transmission_links(
+    *, session: Session, actor: str, case_id: int
+) -> tuple[list[Link], list[Link]]:
+    """The cases ``case_id`` may have been infected by (its person was a contact of theirs
+    before it was confirmed) and those it may have infected (their persons were its contacts,
+    confirmed afterwards), each earliest contact first; the read is audited."""
+    case = cases.get_or_raise(session=session, case_id=case_id)
+    zone = ZoneInfo(get_settings().timezone)
+
+    def linked(query: Select[Case, datetime], infected: bool) -> list[Link]:
+        found = [
+            Link(other.id, other.reference, other.district_code, at)
+            for other, at in session.execute(query)
+            if links_case(at, (other if infected else case).confirmed_date, zone)
+        ]
+        return sorted(found, key=lambda link: (link.first_contact_at, link.case_id))
+
+    by_case = select(Case, Contact.first_contact_at).where(Case.id != case.id)
+    sources = (
+        linked(
+            by_case.join(Contact, Contact.case_id == Case.id).where(
+                Contact.person_ref == case.person_ref
+            ),
+            infected=False,
+        )
+        if case.person_ref is not None
+        else []
+    )
+    infected = linked(
+        by_case.join(Contact, Contact.person_ref == Case.person_ref).where(
+            Contact.case_id == case.id
+        ),
+        infected=True,
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action="case.links",
+        entity="case",
+        entity_id=case.id,
+        detail={"from": len(sources), "to": len(infected)},
+    )
+    return sources, infected
 
 
 def get_or_raise(*, session: Session, contact_id: int) -> Contact:

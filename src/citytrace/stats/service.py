@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from citytrace.cases.models import Case, CaseStatus
 from citytrace.config import get_settings
 from citytrace.contacts.models import Contact
+from citytrace.contacts.service import links_case
 from citytrace.disclosure.models import DisclosureEntry, DisclosureSource
 
 
@@ -97,7 +98,7 @@ def clusters(*, session: Session, min_cases: int = 2) -> list[Cluster]:
             .join(Case, Case.person_ref == Contact.person_ref)
             .where(Case.id != Contact.case_id)
         )
-        if confirmed >= _utc(contact_at).astimezone(zone).date()  # the contact's local day
+        if links_case(_utc(contact_at), confirmed, zone)
     }
     parent: dict[int, int] = {}
 

@@ -349,6 +349,11 @@ def _case_page(
             "tile_url": get_settings().map_tile_url or "",
             "center": city().center,
             "zoom": city().zoom,
+            "links": (
+                contacts.transmission_links(session=session, actor=me.username, case_id=case.id)
+                if me.can(Permission.CONTACT_READ)
+                else None
+            ),
         },
         principal=me,
         status_code=status,
