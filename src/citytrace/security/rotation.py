@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,8 @@ from citytrace.audit import service as audit
 from citytrace.cases import service as cases
 from citytrace.evidence import service as evidence
 from citytrace.security.crypto import Keyring
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -89,21 +93,15 @@ def rotate(
 
     def batches(step: Callable[[], int], kind: str) -> None:
         while True:
-            try:
-                done = step()
-                if done:
-                    audit.record(
-                        session=session,
-                        actor=actor,
-                        action="keys.rotate",
-                        entity="key",
-                        entity_id=keyring.current_id,
-                        detail={kind: done},
-                    )
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+            done = _batch(
+                session,
+                step,
+                lambda n: n,
+                actor=actor,
+                action="keys.rotate",
+                key=keyring.current_id,
+                kind=kind,
+            )
             if not done:
                 return
             setattr(result, kind, getattr(result, kind) + done)
@@ -172,23 +170,15 @@ def rehash(
     for kind, step in steps:
         after = 0
         while True:
-            try:
-                after, read, changed = step(
-                    session=session, keyring=keyring, after_id=after, limit=batch_size
-                )
-                if changed:
-                    audit.record(
-                        session=session,
-                        actor=actor,
-                        action="keys.rehash",
-                        entity="key",
-                        entity_id="hash",
-                        detail={kind: changed},
-                    )
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+            after, read, changed = _batch(
+                session,
+                partial(step, session=session, keyring=keyring, after_id=after, limit=batch_size),
+                lambda done: done[2],
+                actor=actor,
+                action="keys.rehash",
+                key="hash",
+                kind=kind,
+            )
             if not read:
                 break
             setattr(result, kind, getattr(result, kind) + read)
@@ -197,3 +187,33 @@ def rehash(
             if on_batch is not None:
                 on_batch(result)
     return result
+
+
+def _batch(
+    session: Session,
+    step: Callable[[], R],
+    changed: Callable[[R], int],
+    *,
+    actor: str,
+    action: str,
+    key: str,
+    kind: str,
+) -> R:
+    """One batch of a rotation in a transaction of its own: ``step``, an audit event of how many
+    ``kind`` it ``changed`` (when any), and the commit; all rolled back if any part fails."""
+    try:
+        done = step()
+        if count := changed(done):
+            audit.record(
+                session=session,
+                actor=actor,
+                action=action,
+                entity="key",
+                entity_id=key,
+                detail={kind: count},
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return done

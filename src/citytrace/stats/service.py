@@ -4,7 +4,7 @@ time from registration to disclosure; nothing here returns a row about one perso
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -98,7 +98,7 @@ def clusters(*, session: Session, min_cases: int = 2) -> list[Cluster]:
             .join(Case, Case.person_ref == Contact.person_ref)
             .where(Case.id != Contact.case_id)
         )
-        if links_case(_utc(contact_at), confirmed, zone)
+        if links_case(contact_at, confirmed, zone)
     }
     parent: dict[int, int] = {}
 
@@ -180,7 +180,7 @@ def timeliness(*, session: Session) -> list[Timeliness]:
     ).all()
     by_district: dict[str | None, list[float]] = {}
     for district, registered, published in rows:
-        hours = max((_utc(published) - _utc(registered)).total_seconds() / 3600, 0.0)
+        hours = max((published - registered).total_seconds() / 3600, 0.0)
         by_district.setdefault(district, []).append(hours)
         if district is not None:
             by_district.setdefault(None, []).append(hours)
@@ -193,8 +193,3 @@ def timeliness(*, session: Session) -> list[Timeliness]:
         )
         for d, h in sorted(by_district.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
     ]
-
-
-def _utc(moment: datetime) -> datetime:
-    """A stored time as aware UTC (SQLite gives it back naive)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
