@@ -83,7 +83,40 @@ class _Arrays:
     kind: NDArray[np.uint8]
 
 
-class RecordIndex:
+class Searchable:
+    """What an index of records answers: :meth:`query` from a table of visits, :meth:`search`
+    from checked ones; both from the contacts that :meth:`_contacts` finds as arrays (see
+    :meth:`RecordIndex._find`) with their kinds of evidence named."""
+
+    @property
+    def person_ids(self) -> pa.Array | None:
+        """Text person ids by code, when the records have text ids (else None)."""
+        raise NotImplementedError
+
+    def _contacts(self, visits: CaseVisits, rule: ExposureRule) -> tuple[_Found, pa.Array]:
+        raise NotImplementedError
+
+    def query(
+        self,
+        visits: pa.Table,
+        rule: ExposureRule | None = None,
+        *,
+        exclude_person_ids: Mapping[object, object] | None = None,
+    ) -> pa.Table:
+        """The contacts of the cases' visits; see :func:`citytrace.exposure.find_contacts`."""
+        checked = check_visits(visits, exclude_person_ids=exclude_person_ids)
+        found, evidence = self._contacts(checked, rule or ExposureRule())
+        return contacts_from_arrays(
+            *found[:6], evidence, *found[7:], checked.case_ids, self.person_ids
+        )
+
+    def search(self, visits: CaseVisits, rule: ExposureRule) -> pa.Table:
+        """Contacts per (case, person) in the engines' raw schema, sorted (checked visits in)."""
+        found, evidence = self._contacts(visits, rule)
+        return raw_from_arrays(*found[:6], evidence, *found[7:])
+
+
+class RecordIndex(Searchable):
     """The records in memory, sorted for the search; immutable once built.
 
     Build with :meth:`build`; search with :meth:`query` (or
@@ -307,28 +340,9 @@ class RecordIndex:
         index.warm_up()
         return index
 
-    def query(
-        self,
-        visits: pa.Table,
-        rule: ExposureRule | None = None,
-        *,
-        exclude_person_ids: Mapping[object, object] | None = None,
-    ) -> pa.Table:
-        """The contacts of the cases' visits; see :func:`citytrace.exposure.find_contacts`."""
-        checked = check_visits(visits, exclude_person_ids=exclude_person_ids)
-        found = self._find(checked, rule or ExposureRule())
-        return contacts_from_arrays(
-            *found[:6],
-            self._evidence(found[6]),
-            *found[7:],
-            checked.case_ids,
-            self.person_ids,
-        )
-
-    def search(self, visits: CaseVisits, rule: ExposureRule) -> pa.Table:
-        """Contacts per (case, person) in the engines' raw schema, sorted (checked visits in)."""
+    def _contacts(self, visits: CaseVisits, rule: ExposureRule) -> tuple[_Found, pa.Array]:
         found = self._find(visits, rule)
-        return raw_from_arrays(*found[:6], self._evidence(found[6]), *found[7:])
+        return found, self._evidence(found[6])
 
     def warm_up(self) -> None:
         """Compile the search now (or load it from numba's cache) rather than at the first query."""

@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -31,11 +30,10 @@ from numpy.typing import NDArray
 
 from citytrace.errors import InputError
 from citytrace.exposure import _kernels
-from citytrace.exposure._common import contacts_from_arrays, raw_from_arrays
 from citytrace.exposure.definition import ExposureRule
-from citytrace.exposure.index import _NOTHING, RecordIndex, _Found, _kind_names
+from citytrace.exposure.index import _NOTHING, RecordIndex, Searchable, _Found, _kind_names
 from citytrace.exposure.store import DayStats, RecordStore
-from citytrace.exposure.visits import CaseVisits, check_visits
+from citytrace.exposure.visits import CaseVisits
 
 __all__ = ["LiveIndex", "Refresh"]
 
@@ -90,7 +88,7 @@ class Refresh:
         return bool(self.added or self.reindexed or self.dropped)
 
 
-class LiveIndex:
+class LiveIndex(Searchable):
     """The records of a store in memory, kept up to date by :meth:`refresh`.
 
     Searches (:meth:`query`, or :func:`~citytrace.exposure.find_contacts` with this as
@@ -313,28 +311,9 @@ class LiveIndex:
     # ------------------------------------------------------------------------------------------
     # Searching
 
-    def query(
-        self,
-        visits: pa.Table,
-        rule: ExposureRule | None = None,
-        *,
-        exclude_person_ids: Mapping[object, object] | None = None,
-    ) -> pa.Table:
-        """The contacts of the cases' visits; see :func:`citytrace.exposure.find_contacts`."""
-        checked = check_visits(visits, exclude_person_ids=exclude_person_ids)
-        found, kinds, names = self._find(checked, rule or ExposureRule())
-        return contacts_from_arrays(
-            *found[:6],
-            _kind_names(found[6], kinds, names),
-            *found[7:],
-            checked.case_ids,
-            None,
-        )
-
-    def search(self, visits: CaseVisits, rule: ExposureRule) -> pa.Table:
-        """Contacts per (case, person) in the engines' raw schema, sorted (checked visits in)."""
+    def _contacts(self, visits: CaseVisits, rule: ExposureRule) -> tuple[_Found, pa.Array]:
         found, kinds, names = self._find(visits, rule)
-        return raw_from_arrays(*found[:6], _kind_names(found[6], kinds, names), *found[7:])
+        return found, _kind_names(found[6], kinds, names)
 
     def _find(
         self, visits: CaseVisits, rule: ExposureRule
