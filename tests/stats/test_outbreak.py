@@ -3,6 +3,7 @@ case's registration to its first published place; counts only, through the API f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,6 +21,7 @@ from citytrace.cases.models import Case
 from citytrace.cases.schemas import CaseCreate
 from citytrace.cli.stats import app
 from citytrace.contacts import service as contacts
+from citytrace.contacts import transmission
 from citytrace.disclosure.models import DisclosureSource
 from citytrace.stats import service
 from tests.auth.factories import bearer, make_user
@@ -101,9 +103,10 @@ class TestClusters:
         n = 5000  # a chain far longer than Python's recursion allows
         day = {c: date(2020, 3, 1) + timedelta(days=c // 100) for c in range(n)}
         chain = {(c, c + 1) for c in range(n - 1)}
-        assert service._generations(list(range(n)), chain, day) == n
+        assert max(transmission.generations(range(n), chain, day).values()) == n
         loop = {(0, 1), (1, 2), (2, 0)}  # odd data: a loop ends the chain
-        assert service._generations([0, 1, 2], loop, {c: date(2020, 3, 1) for c in range(3)}) == 3
+        places = transmission.generations([0, 1, 2], loop, {c: date(2020, 3, 1) for c in range(3)})
+        assert places == {0: 1, 1: 2, 2: 3}
 
 
 class TestTimeliness:
@@ -218,3 +221,99 @@ class TestCaseLinks:
             session, make_user(session, Role.INVESTIGATOR, username="inv", district_code="11140")
         )
         assert client.get(f"/api/cases/{b.id}/links", headers=outsider).status_code == 403
+
+
+class TestCaseChain:
+    @staticmethod
+    def outbreak(session: Session) -> tuple[Case, Case, Case, Case]:
+        """a -> b -> c and a -> d; b in another district; a contact never confirmed."""
+        a = make(session, date(2020, 3, 2), "pa")
+        b = make(session, date(2020, 3, 5), "pb", district="11110")
+        c = make(session, date(2020, 3, 8), "pc")
+        d = make(session, date(2020, 3, 9), "pd")
+        link(session, a, "pb", date(2020, 3, 3))
+        link(session, b, "pc", date(2020, 3, 6))
+        link(session, a, "pd", date(2020, 3, 4))
+        link(session, d, "pz", date(2020, 3, 9))
+        return a, b, c, d
+
+    def test_every_case_of_the_cluster_by_generation(self, session: Session) -> None:
+        a, b, c, d = self.outbreak(session)
+        lone = make(session, date(2020, 3, 3), "pe")
+        chain = contacts.transmission_chain(session=session, actor="t", case_id=c.id)
+        assert [(m.case_id, m.generation, m.infected_by) for m in chain.cases] == [
+            (a.id, 1, ()),
+            (b.id, 2, (a.id,)),
+            (d.id, 2, (a.id,)),  # same generation: by confirmation
+            (c.id, 3, (b.id,)),
+        ]
+        assert (chain.links, chain.generations) == (3, 3)
+        assert chain.references()[b.id] == b.reference and chain.cases[1].district_code == "11110"
+        same = contacts.transmission_chain(session=session, actor="t", case_id=d.id)
+        assert same.cases == chain.cases  # the same chain from any of its cases
+        (cluster,) = service.clusters(session=session)
+        assert (cluster.cases, cluster.links, cluster.generations) == (4, 3, 3)
+
+        alone = contacts.transmission_chain(session=session, actor="t", case_id=lone.id)
+        assert [(m.case_id, m.generation) for m in alone.cases] == [(lone.id, 1)]
+        assert (alone.links, alone.generations) == (0, 1)
+        (event,) = [e for e in audit.list_(session=session, entity="case", entity_id=c.id)
+                    if e.action == "case.chain"]  # fmt: skip
+        assert event.detail == {"cases": 4, "links": 3}
+
+    def test_two_possible_sources(self, session: Session) -> None:
+        a = make(session, date(2020, 3, 2), "pa")
+        b = make(session, date(2020, 3, 4), "pb")
+        c = make(session, date(2020, 3, 7), "pc")
+        link(session, a, "pb", date(2020, 3, 3))
+        link(session, a, "pc", date(2020, 3, 5))
+        link(session, b, "pc", date(2020, 3, 5))
+        chain = contacts.transmission_chain(session=session, actor="t", case_id=a.id)
+        # c may have been infected by a or by b: its generation is that of the longer chain
+        assert [(m.case_id, m.generation, m.infected_by) for m in chain.cases] == [
+            (a.id, 1, ()),
+            (b.id, 2, (a.id,)),
+            (c.id, 3, (a.id, b.id)),
+        ]
+
+    def test_api_in_the_investigators_scope(self, session: Session, client: TestClient) -> None:
+        a, b, c, _ = self.outbreak(session)
+        admin = bearer(session, make_user(session, Role.ADMINISTRATOR, username="admin"))
+        got = client.get(f"/api/cases/{c.id}/chain", headers=admin)
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert (body["links"], body["generations"]) == (3, 3)
+        assert [(m["reference"], m["generation"]) for m in body["cases"]][:2] == [
+            (a.reference, 1),
+            (b.reference, 2),
+        ]
+        assert body["cases"][-1]["infected_by"] == [b.id]
+        assert body["cases"][0]["confirmed_date"] == "2020-03-02"
+        inside = bearer(
+            session, make_user(session, Role.INVESTIGATOR, username="inv", district_code="11140")
+        )
+        assert client.get(f"/api/cases/{c.id}/chain", headers=inside).status_code == 200
+        assert client.get(f"/api/cases/{b.id}/chain", headers=inside).status_code == 403
+        assert client.get("/api/cases/999999/chain", headers=admin).status_code == 404
+        analyst = bearer(session, make_user(session, Role.ANALYST, username="analyst"))
+        assert client.get(f"/api/cases/{c.id}/chain", headers=analyst).status_code == 403
+
+
+class TestChainCommand:
+    def test_chain_printed_and_as_json(self) -> None:
+        from citytrace.cli.cases import app as case_app
+
+        with home_session() as session:
+            a, b, c, _ = TestCaseChain.outbreak(session)
+            ids = (a.id, b.id, c.id)
+            refs = (a.reference, b.reference, c.reference)
+        shown = invoke(case_app, "chain", str(ids[2]))
+        assert shown.exit_code == 0, shown.output
+        lines = shown.output.splitlines()
+        assert lines[0] == "4 cases, 3 links, 3 generations"
+        assert lines[-1].startswith("* generation   3") and f"infected by {refs[1]}" in lines[-1]
+        assert lines[1].startswith("  generation   1") and "infected by -" in lines[1]
+        as_json = json.loads(invoke(case_app, "chain", str(ids[0]), "--json").output)
+        assert [m["case_id"] for m in as_json["cases"]][:2] == [ids[0], ids[1]]
+        missing = invoke(case_app, "chain", "999999")
+        assert missing.exit_code != 0 and "999999" in (missing.output + str(missing.exception))

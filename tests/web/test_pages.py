@@ -537,6 +537,36 @@ class TestOutbreak:
         alone = make_case(session, reference="ALONE-1")
         assert 'id="links"' not in client.get(f"/cases/{alone.id}").text
 
+    def test_a_case_page_shows_its_chain(
+        self, client: TestClient, session: Session, investigator: str
+    ) -> None:
+        first = make_case(session, reference="CH-1")
+        first.person_ref = "p1"
+        second = make_case(session, reference="CH-2")
+        second.confirmed_date = date(2020, 3, 6)
+        second.person_ref = "p2"
+        third = make_case(session, reference="CH-3")
+        third.confirmed_date = date(2020, 3, 9)
+        third.person_ref = "p3"
+        session.add(contact_row(first.id, "p2", start=datetime(2020, 3, 4, 1, 0, tzinfo=UTC)))
+        session.add(contact_row(second.id, "p3", start=datetime(2020, 3, 7, 1, 0, tzinfo=UTC)))
+        session.flush()
+        sign_in(client, investigator)
+        page = client.get(f"/cases/{third.id}", params={"lang": "en"})
+        assert page.status_code == 200 and 'id="chain"' in page.text
+        assert "3 cases, 2 links, 3 generations" in page.text
+        chain = page.text.split('id="chain-list"')[1].split("</table>")[0]
+        rows = chain.split("<tr")[2:]  # after the header
+        assert len(rows) == 3
+        assert all(ref in r for r, ref in zip(rows, ("CH-1", "CH-2", "CH-3"), strict=True))
+        assert "CH-1" in rows[1] and "CH-3" not in rows[1]  # CH-2, infected by CH-1
+        assert f'href="/cases/{first.id}">CH-1</a>' in rows[0]  # two links away
+        assert 'aria-current="true"' in rows[2] and "<strong>CH-3</strong>" in rows[2]
+        assert f'href="/cases/{second.id}">CH-2</a>' in rows[1] and "CH-2" in rows[2]
+        _no_inline_code(page.text)
+        alone = make_case(session, reference="ALONE-2")
+        assert 'id="chain"' not in client.get(f"/cases/{alone.id}").text
+
     def test_roles_without_statistics_are_refused(
         self, client: TestClient, session: Session
     ) -> None:

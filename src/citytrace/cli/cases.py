@@ -291,6 +291,39 @@ def contacts_(
             )
 
 
+@app.command("chain")
+def chain(
+    case_id: int,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The transmission chain of a case: every case linked to it by transmission, directly or
+    through others, by generation, with the cases each may have been infected by."""
+    from citytrace.contacts import service as contacts
+    from citytrace.contacts.schemas import ChainCaseOut
+
+    with session_scope() as session:
+        found = contacts.transmission_chain(session=session, actor=actor(), case_id=case_id)
+    rows = [ChainCaseOut.model_validate(c) for c in found.cases]
+    if as_json:
+        echo_json(
+            {
+                "links": found.links,
+                "generations": found.generations,
+                "cases": [r.model_dump(mode="json") for r in rows],
+            }
+        )
+        return
+    typer.echo(f"{len(rows)} cases, {found.links} links, {found.generations} generations")
+    refs = found.references()
+    for r in rows:
+        by = ", ".join(refs[a] for a in r.infected_by) or "-"
+        mark = "*" if r.case_id == case_id else " "
+        typer.echo(
+            f"{mark} generation {r.generation:>3}  {r.reference:<14} {r.district_code or '-':<6} "
+            f"confirmed {r.confirmed_date}  infected by {by}"
+        )
+
+
 @app.command("contacts-due")
 def contacts_due(
     district: Annotated[str | None, typer.Option(help="Only this district's cases.")] = None,

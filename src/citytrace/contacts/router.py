@@ -14,6 +14,8 @@ from citytrace.cases.models import Case
 from citytrace.contacts import service
 from citytrace.contacts.models import Contact, ContactState
 from citytrace.contacts.schemas import (
+    ChainCaseOut,
+    ChainOut,
     ContactOut,
     DueOut,
     LinkOut,
@@ -77,6 +79,23 @@ def case_links(
     return LinksOut(
         infected_by=[LinkOut.model_validate(link) for link in sources],
         infected=[LinkOut.model_validate(link) for link in infected],
+    )
+
+
+@router.get("/api/cases/{case_id}/chain")
+def case_chain(
+    case: Annotated[Case, Depends(case_for(Permission.CONTACT_READ))],
+    session: SessionDep,
+    actor: ActorDep,
+) -> ChainOut:
+    """The transmission chain the case belongs to: every case linked to it by transmission,
+    directly or through others, with its generation and the cases it may have been infected
+    by."""
+    chain = service.transmission_chain(session=session, actor=actor, case_id=case.id)
+    return ChainOut(
+        links=chain.links,
+        generations=chain.generations,
+        cases=[ChainCaseOut.model_validate(c) for c in chain.cases],
     )
 
 

@@ -104,3 +104,24 @@ class LinksOut(BaseModel):
     infected: list[LinkOut] = Field(
         description="cases whose persons were this case's contacts, confirmed afterwards"
     )
+
+
+class ChainCaseOut(BaseModel):
+    """A case of a transmission chain."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    case_id: int
+    reference: str
+    district_code: str | None
+    confirmed_date: date
+    generation: int = Field(description="its place in the longest chain of links leading to it")
+    infected_by: list[int] = Field(description="cases of the chain it may have been infected by")
+
+
+class ChainOut(BaseModel):
+    """The cluster a case belongs to, case by case (the case alone when it has no link)."""
+
+    links: int = Field(description="contacts of one case of the chain confirmed as another")
+    generations: int = Field(description="cases in the longest chain of links")
+    cases: list[ChainCaseOut] = Field(description="by generation, then confirmation, then id")

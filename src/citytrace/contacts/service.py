@@ -26,6 +26,7 @@ from citytrace.cases import service as cases
 from citytrace.cases.models import Case
 from citytrace.config import get_settings
 from citytrace.contacts.models import Contact, ContactState, RiskClass
+from citytrace.contacts.transmission import all_links, clusters_of, generations, links_case
 from citytrace.db import utcnow
 from citytrace.errors import ConflictError, InputError, NotFoundError
 from citytrace.exposure import ExposureRule, LiveIndex, RecordIndex, RecordStore, find_contacts
@@ -193,13 +194,6 @@ def due(
     return found
 
 
-def links_case(contact_at: datetime, confirmed: date, zone: ZoneInfo) -> bool:
-    """Whether a contact at ``contact_at`` links to a case of that person confirmed on
-    ``confirmed``: confirmed on or after the contact's local day (the transmission rule of the
-    outbreak picture and of a case's links)."""
-    return confirmed >= contact_at.astimezone(zone).date()
-
-
 @dataclass(frozen=True)
 class Link:
     """A case linked to another by transmission, and when their first contact was."""
@@ -253,6 +247,72 @@ def transmission_links(
         detail={"from": len(sources), "to": len(infected)},
     )
     return sources, infected
+
+
+@dataclass(frozen=True)
+class ChainCase:
+    """A case of a transmission chain: its generation and the cases of the chain it may have
+    been infected by."""
+
+    case_id: int
+    reference: str
+    district_code: str | None
+    confirmed_date: date
+    generation: int
+    infected_by: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The cluster a case belongs to (:mod:`citytrace.contacts.transmission`), case by case:
+    by generation, then confirmation, then case id."""
+
+    cases: list[ChainCase]
+    links: int
+
+    @property
+    def generations(self) -> int:
+        return max((c.generation for c in self.cases), default=0)
+
+    def references(self) -> dict[int, str]:
+        """The cases' references by id."""
+        return {c.case_id: c.reference for c in self.cases}
+
+
+def transmission_chain(*, session: Session, actor: str, case_id: int) -> Chain:
+    """Every case linked to ``case_id`` by transmission, directly or through others, with the
+    case itself (alone, when it has no link); the read is audited."""
+    case = cases.get_or_raise(session=session, case_id=case_id)
+    links = all_links(session=session)
+    group = next((g for g in clusters_of(links) if case.id in g), [case.id])
+    inside = set(group)
+    own = {(a, b) for a, b in links if a in inside}
+    found = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(group)))}
+    place = generations(group, own, {c: found[c].confirmed_date for c in group})
+    by: dict[int, list[int]] = {}
+    for a, b in own:
+        by.setdefault(b, []).append(a)
+    members = [
+        ChainCase(
+            case_id=c,
+            reference=found[c].reference,
+            district_code=found[c].district_code,
+            confirmed_date=found[c].confirmed_date,
+            generation=place[c],
+            infected_by=tuple(sorted(by.get(c, []), key=lambda a: (place[a], a))),
+        )
+        for c in group
+    ]
+    members.sort(key=lambda m: (m.generation, m.confirmed_date, m.case_id))
+    audit.record(
+        session=session,
+        actor=actor,
+        action="case.chain",
+        entity="case",
+        entity_id=case.id,
+        detail={"cases": len(members), "links": len(own)},
+    )
+    return Chain(cases=members, links=len(own))
 
 
 def get_or_raise(*, session: Session, contact_id: int) -> Contact:

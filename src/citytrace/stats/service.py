@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citytrace.cases.models import Case, CaseStatus
-from citytrace.config import get_settings
-from citytrace.contacts.models import Contact
-from citytrace.contacts.service import links_case
+from citytrace.contacts import transmission
 from citytrace.disclosure.models import DisclosureEntry, DisclosureSource
 
 
@@ -87,33 +84,11 @@ class Cluster:
 
 
 def clusters(*, session: Session, min_cases: int = 2) -> list[Cluster]:
-    """Cases linked by transmission: case B is linked from case A when B's person is a contact
-    of A (found by the exposure search), confirmed on or after the day of their first contact.
-    Linked cases form a cluster; each is described by counts only. Largest first."""
-    zone = ZoneInfo(get_settings().timezone)
-    links = {
-        (a, b)
-        for a, b, contact_at, confirmed in session.execute(
-            select(Contact.case_id, Case.id, Contact.first_contact_at, Case.confirmed_date)
-            .join(Case, Case.person_ref == Contact.person_ref)
-            .where(Case.id != Contact.case_id)
-        )
-        if links_case(contact_at, confirmed, zone)
-    }
-    parent: dict[int, int] = {}
-
-    def root(x: int) -> int:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in links:
-        parent[root(a)] = root(b)
-    groups: dict[int, list[int]] = {}
-    for case_id in parent:
-        groups.setdefault(root(case_id), []).append(case_id)
-    members = [g for g in groups.values() if len(g) >= min_cases]
+    """Cases linked by transmission (:mod:`citytrace.contacts.transmission`: case B is linked
+    from case A when B's person is a contact of A, confirmed on or after the day of their first
+    contact). Linked cases form a cluster; each is described by counts only. Largest first."""
+    links = transmission.all_links(session=session)
+    members = [g for g in transmission.clusters_of(links) if len(g) >= min_cases]
     ids = [c for g in members for c in g]
     rows = {
         c.id: (c.confirmed_date, c.district_code or "")
@@ -131,7 +106,9 @@ def clusters(*, session: Session, min_cases: int = 2) -> list[Cluster]:
             Cluster(
                 cases=len(group),
                 links=len(own),
-                generations=_generations(group, own, {c: rows[c][0] for c in group}),
+                generations=max(
+                    transmission.generations(group, own, {c: rows[c][0] for c in group}).values()
+                ),
                 first_confirmed=min(days),
                 last_confirmed=max(days),
                 districts=dict(sorted(districts.items())),
@@ -139,20 +116,6 @@ def clusters(*, session: Session, min_cases: int = 2) -> list[Cluster]:
         )
     found.sort(key=lambda c: (-c.cases, c.first_confirmed))
     return found
-
-
-def _generations(cases: list[int], links: set[tuple[int, int]], day: dict[int, date]) -> int:
-    """Cases in the longest chain of links, following links forward in the order of confirmation
-    (then of case id), so that a loop in odd data ends a chain rather than a search."""
-    order = {c: n for n, c in enumerate(sorted(cases, key=lambda c: (day[c], c)))}
-    following: dict[int, list[int]] = {}
-    for a, b in links:
-        if order[b] > order[a]:
-            following.setdefault(a, []).append(b)
-    longest: dict[int, int] = {}
-    for c in sorted(cases, key=order.__getitem__, reverse=True):
-        longest[c] = 1 + max((longest[b] for b in following.get(c, [])), default=0)
-    return max(longest.values())
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,7 @@ def outbreak_page(
 
 
 _CURVE_DAYS = 56  # the weeks the page shows
+_CHAIN_ROWS = 200  # cases of a transmission chain shown on a case page (all in the API)
 
 
 @router.get("/map/districts.json")
@@ -354,6 +355,12 @@ def _case_page(
                 if me.can(Permission.CONTACT_READ)
                 else None
             ),
+            "chain": (
+                contacts.transmission_chain(session=session, actor=me.username, case_id=case.id)
+                if me.can(Permission.CONTACT_READ)
+                else None
+            ),
+            "chain_rows": _CHAIN_ROWS,
         },
         principal=me,
         status_code=status,

@@ -1,0 +1,82 @@
+"""Transmission between cases, as the exposure search found it.
+
+Case B is *linked from* case A when B's person was a contact of A and B was confirmed on or after
+the local day of their first contact (a contact confirmed before cannot have been infected by
+it). Linked cases form clusters; within a cluster, a case's *generation* is its place in the
+longest chain of links that leads to it (1 for a case no link leads to). The outbreak picture
+counts these (:mod:`citytrace.stats.service`); a case's page shows investigators the chain it
+belongs to (:func:`citytrace.contacts.service.transmission_chain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citytrace.cases.models import Case
+from citytrace.config import get_settings
+from citytrace.contacts.models import Contact
+
+Links = set[tuple[int, int]]  # (from case, to case)
+
+
+def links_case(contact_at: datetime, confirmed: date, zone: ZoneInfo) -> bool:
+    """Whether a contact at ``contact_at`` links to a case of that person confirmed on
+    ``confirmed``: confirmed on or after the contact's local day."""
+    return confirmed >= contact_at.astimezone(zone).date()
+
+
+def all_links(*, session: Session) -> Links:
+    """Every link between cases: a contact of one case whose person is another case, confirmed
+    on or after the contact's local day (the city's time zone)."""
+    zone = ZoneInfo(get_settings().timezone)
+    return {
+        (a, b)
+        for a, b, contact_at, confirmed in session.execute(
+            select(Contact.case_id, Case.id, Contact.first_contact_at, Case.confirmed_date)
+            .join(Case, Case.person_ref == Contact.person_ref)
+            .where(Case.id != Contact.case_id)
+        )
+        if links_case(contact_at, confirmed, zone)
+    }
+
+
+def clusters_of(links: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """The cases joined by links, directly or not, one list a cluster (every linked case is in
+    one; a case without links is in none)."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in links:
+        parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for case_id in parent:
+        groups.setdefault(root(case_id), []).append(case_id)
+    return list(groups.values())
+
+
+def generations(
+    cases: Collection[int], links: Iterable[tuple[int, int]], day: Mapping[int, date]
+) -> dict[int, int]:
+    """Each case's place in the longest chain of links that leads to it, following links forward
+    in the order of confirmation (``day``, then case id): a link against that order (odd data: a
+    loop, or a contact recorded after the other's confirmation day) ends a chain rather than a
+    search. Links to or from cases outside ``cases`` are ignored."""
+    order = {c: n for n, c in enumerate(sorted(cases, key=lambda c: (day[c], c)))}
+    leading: dict[int, list[int]] = {}
+    for a, b in links:
+        if a in order and b in order and order[a] < order[b]:
+            leading.setdefault(b, []).append(a)
+    place: dict[int, int] = {}
+    for c in sorted(order, key=order.__getitem__):
+        place[c] = 1 + max((place[a] for a in leading.get(c, [])), default=0)
+    return place
