@@ -3,6 +3,8 @@ case's registration to its first published place; counts only, through the API f
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -175,6 +177,57 @@ class TestApi:
         clinic = bearer(session, make_user(session, Role.CLINIC_STAFF, username="clinic"))
         assert client.get("/api/stats/clusters", headers=clinic).status_code == 403
 
+    def test_the_same_figures_as_csv(self, client: TestClient, session: Session) -> None:
+        a = make(session, date(2020, 3, 2), "pa", district=None)
+        b = make(session, date(2020, 3, 4), "pb")
+        link(session, a, "pb", date(2020, 3, 3))
+        entry = publish(session, now=b.created_at + timedelta(hours=5))
+        session.add(
+            DisclosureSource(
+                entry_id=entry.id,
+                case_id=b.id,
+                started_at=entry.exposure_start,
+                finished_at=entry.exposure_end,
+                latitude=37.5,
+                longitude=127.0,
+            )
+        )
+        session.flush()
+        analyst = bearer(session, make_user(session, Role.ANALYST, username="analyst"))
+
+        def table(path: str, **params: str) -> list[dict[str, str]]:
+            got = client.get(path, params={**params, "format": "csv"}, headers=analyst)
+            assert got.status_code == 200, got.text
+            assert got.headers["content-type"].startswith("text/csv")
+            assert got.headers["content-disposition"].startswith("attachment; filename=")
+            return list(csv.DictReader(io.StringIO(got.text)))
+
+        curve = table("/api/stats/epidemic-curve")
+        as_json = client.get("/api/stats/epidemic-curve", headers=analyst).json()
+        assert [(r["day"], int(r["cases"])) for r in curve] == [
+            (d["day"], d["cases"]) for d in as_json
+        ]
+        assert [float(r["mean_7d"]) for r in curve] == pytest.approx(
+            [d["mean_7d"] for d in as_json], abs=1e-3
+        )
+        assert table("/api/stats/clusters") == [
+            {
+                "cases": "2",
+                "links": "1",
+                "generations": "2",
+                "first_confirmed": "2020-03-02",
+                "last_confirmed": "2020-03-04",
+                "districts": "none:1;11140:1",
+            }
+        ]
+        rows = table("/api/stats/timeliness")
+        assert [(r["district_code"], r["cases"], r["median_hours"]) for r in rows] == [
+            ("all", "1", "5.0"),
+            ("11140", "1", "5.0"),
+        ]
+        bad = client.get("/api/stats/clusters", params={"format": "xlsx"}, headers=analyst)
+        assert bad.status_code == 422 and "query.format" in bad.text
+
 
 class TestCommands:
     def test_curve_clusters_timeliness(self) -> None:
@@ -188,6 +241,15 @@ class TestCommands:
         assert len(shown.output.splitlines()) == 3
         assert "2 cases, 1 links, 2 generations" in invoke(app, "clusters").output
         assert "no case has a published place yet" in invoke(app, "timeliness").output
+        curve_csv = invoke(app, "curve", "--csv").output.splitlines()
+        assert curve_csv[0] == "day,cases,mean_7d" and curve_csv[1].startswith("2020-03-02,1,")
+        assert invoke(app, "clusters", "--csv").output.splitlines() == [
+            "cases,links,generations,first_confirmed,last_confirmed,districts",
+            "2,1,2,2020-03-02,2020-03-04,11140:2",
+        ]
+        assert invoke(app, "timeliness", "--csv").output == (
+            "district_code,cases,median_hours,p90_hours\n"
+        )
         refused = invoke(app, "curve", "--from", "2020-03-05", "--to", "2020-03-01")
         assert refused.exit_code != 0 and "--to is before --from" in str(refused.exception)
 
@@ -317,3 +379,20 @@ class TestChainCommand:
         assert [m["case_id"] for m in as_json["cases"]][:2] == [ids[0], ids[1]]
         missing = invoke(case_app, "chain", "999999")
         assert missing.exit_code != 0 and "999999" in (missing.output + str(missing.exception))
+
+
+class TestGenerations:
+    def test_links_followed_in_order_of_confirmation(self) -> None:
+        day = {1: date(2020, 3, 5), 2: date(2020, 3, 5), 3: date(2020, 3, 7), 4: date(2020, 3, 4)}
+        # 2 -> 1 on one day (registered the other way round), 1 -> 3; 3 -> 4 goes back in time
+        places = transmission.generations(day, {(2, 1), (1, 3), (3, 4)}, day)
+        assert places == {2: 1, 1: 2, 3: 3, 4: 1}
+
+    def test_mutual_contacts_on_one_day(self) -> None:
+        day = {c: date(2020, 3, 5) for c in range(1, 7)}
+        links = {(1, 2), (2, 1), (3, 4), (4, 3), (2, 3), (5, 6), (6, 5)}
+        places = transmission.generations(day, links, day)
+        assert places == {1: 1, 2: 2, 3: 3, 4: 4, 5: 1, 6: 2}
+        many = {c: date(2020, 3, 5) for c in range(4000)}  # 2,000 loops of two: no quadratic work
+        pairs = {(c, c ^ 1) for c in many}
+        assert max(transmission.generations(many, pairs, many).values()) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -19,12 +19,15 @@ from citytrace.auth.schemas import UserCreate
 from citytrace.cases import service as cases
 from citytrace.cases.schemas import CaseCreate
 from citytrace.config import get_settings
+from citytrace.contacts.models import ContactState
 from citytrace.db import make_engine, unit_of_work
 from citytrace.demo import create_demo_users
+from tests.factories import contact_row
 from tests.web.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     SCREENSHOTS,
+    accessible,
     cheap_hashing,
     fresh_database,
     need_browser,
@@ -67,6 +70,24 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
             ),
         )
         case_id = case.id
+        # WEB-001's person was a contact of WEB-000 (since released): a chain of two.
+        case.person_ref = "web-p1"
+        source = cases.create(
+            session=session,
+            actor="test",
+            data=CaseCreate(
+                reference="WEB-000", confirmed_date=date(2020, 3, 5), district_code=DISTRICT
+            ),
+        )
+        session.flush()
+        session.add(
+            contact_row(
+                source.id,
+                "web-p1",
+                start=datetime(2020, 3, 3, 3, tzinfo=UTC),
+                state=ContactState.RELEASED,
+            )
+        )
     made = {username: password for username, _, password in create_demo_users(engine)}
     with unit_of_work(engine) as session:
         accounts.create(
@@ -116,6 +137,12 @@ def test_the_investigators_workspace(server: Server, tmp_path: Path) -> None:
             page.get_by_role("link", name=server.reference).click()
             page.wait_for_url(f"**/cases/{server.case_id}")
             expect(page.locator("#no-route")).to_be_visible()
+            # Its transmission chain: the case it was infected by, then itself.
+            chain = page.locator("#chain-list tbody tr")
+            expect(chain).to_have_count(2)
+            expect(chain.nth(0).get_by_role("link", name="WEB-000")).to_be_visible()
+            expect(page.locator("#chain-list tr[aria-current=true]")).to_contain_text("WEB-001")
+            inaccessible = accessible(page, "case page")
 
             # A malformed file: its rows are reported in the page, and nothing is stored.
             page.set_input_files(
@@ -194,6 +221,14 @@ def test_the_investigators_workspace(server: Server, tmp_path: Path) -> None:
                 page.get_by_role("link", name="유행 현황").click()
             expect(page.locator("h1")).to_have_text("유행 현황")
             expect(page.locator("#curve .bar")).to_have_count(1)
+            expect(page.locator("#cluster-list tbody tr")).to_have_count(1)
+            inaccessible += accessible(page, "outbreak")
+            with page.expect_download() as download:
+                page.locator("#clusters-csv").click()
+            saved = tmp_path / "clusters.csv"
+            download.value.save_as(saved)
+            assert saved.read_text().splitlines()[1].startswith("2,1,2,2020-03-05,2020-03-05,")
+            assert inaccessible == []
             context.close()
 
             # An investigator of another district cannot open the case.

@@ -512,6 +512,12 @@ class TestOutbreak:
         assert 'id="cluster-list"' in page.text and 'id="no-timeliness"' in page.text
         assert "OUT-1" not in page.text and "p2" not in page.text  # counts only
         assert 'href="/outbreak"' in page.text  # in the navigation
+        assert 'id="curve-csv" href="/api/stats/epidemic-curve?by=confirmed&amp;format=csv"' in (
+            page.text
+        )
+        assert 'id="clusters-csv"' in page.text and 'id="timeliness-csv"' not in page.text
+        download = client.get("/api/stats/clusters", params={"format": "csv"})  # by the cookie
+        assert download.status_code == 200 and download.text.startswith("cases,links,")
         _no_inline_code(page.text)
         onset = client.get("/outbreak", params={"by": "onset"})
         assert onset.status_code == 200 and 'id="curve"' in onset.text

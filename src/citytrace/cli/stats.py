@@ -13,6 +13,7 @@ app = typer.Typer(
     help="The outbreak picture: epidemic curve, clusters, timeliness.", no_args_is_help=True
 )
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV, for a spreadsheet.")]
 
 
 @app.command("curve")
@@ -22,10 +23,11 @@ def curve(
     from_: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")] = None,
     to: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD.")] = None,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """Cases a day, with the mean of the seven days ending on each."""
     from citytrace.errors import InputError
-    from citytrace.stats import service
+    from citytrace.stats import export, service
 
     if by not in ("confirmed", "onset"):
         raise InputError("must be confirmed or onset", location="--by")
@@ -39,6 +41,9 @@ def curve(
     if as_json:
         echo_json([asdict(d) for d in days])
         return
+    if as_csv:
+        typer.echo(export.curve_csv(days), nl=False)
+        return
     for d in days:
         typer.echo(f"{d.day}  {d.cases:>5}  {d.mean_7d:>6.1f}  {'#' * d.cases}")
 
@@ -47,14 +52,18 @@ def curve(
 def clusters(
     min_cases: Annotated[int, typer.Option(min=2, help="The smallest cluster shown.")] = 2,
     as_json: JsonOption = False,
+    as_csv: CsvOption = False,
 ) -> None:
     """Clusters of cases linked by transmission, largest first."""
-    from citytrace.stats import service
+    from citytrace.stats import export, service
 
     with session_scope() as session:
         found = service.clusters(session=session, min_cases=min_cases)
     if as_json:
         echo_json([asdict(c) for c in found])
+        return
+    if as_csv:
+        typer.echo(export.clusters_csv(found), nl=False)
         return
     if not found:
         typer.echo("no cluster")
@@ -67,14 +76,17 @@ def clusters(
 
 
 @app.command("timeliness")
-def timeliness(as_json: JsonOption = False) -> None:
+def timeliness(as_json: JsonOption = False, as_csv: CsvOption = False) -> None:
     """Hours from a case's registration to the first place published from its route."""
-    from citytrace.stats import service
+    from citytrace.stats import export, service
 
     with session_scope() as session:
         rows = service.timeliness(session=session)
     if as_json:
         echo_json([asdict(t) for t in rows])
+        return
+    if as_csv:
+        typer.echo(export.timeliness_csv(rows), nl=False)
         return
     if not rows:
         typer.echo("no case has a published place yet")

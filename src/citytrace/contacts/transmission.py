@@ -10,6 +10,7 @@ belongs to (:func:`citytrace.contacts.service.transmission_chain`).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -67,16 +68,34 @@ def clusters_of(links: Iterable[tuple[int, int]]) -> list[list[int]]:
 def generations(
     cases: Collection[int], links: Iterable[tuple[int, int]], day: Mapping[int, date]
 ) -> dict[int, int]:
-    """Each case's place in the longest chain of links that leads to it, following links forward
-    in the order of confirmation (``day``, then case id): a link against that order (odd data: a
-    loop, or a contact recorded after the other's confirmation day) ends a chain rather than a
-    search. Links to or from cases outside ``cases`` are ignored."""
-    order = {c: n for n, c in enumerate(sorted(cases, key=lambda c: (day[c], c)))}
-    leading: dict[int, list[int]] = {}
+    """Each case's place in the longest chain of links that leads to it. Links are followed in
+    the order of confirmation (``day``): a link to a case confirmed earlier is passed over, and
+    a loop among cases confirmed on one day (each a contact of another) is cut before its
+    earliest case (by day, then case id), so that odd data end a chain rather than a search.
+    Links to or from cases outside ``cases`` are ignored."""
+    incoming: dict[int, list[int]] = {c: [] for c in cases}
+    following: dict[int, list[int]] = {c: [] for c in cases}
     for a, b in links:
-        if a in order and b in order and order[a] < order[b]:
-            leading.setdefault(b, []).append(a)
+        if a != b and a in incoming and b in incoming and day[a] <= day[b]:
+            incoming[b].append(a)
+            following[a].append(b)
+    waiting = {c: len(incoming[c]) for c in incoming}
+    ready = [(day[c], c) for c, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
     place: dict[int, int] = {}
-    for c in sorted(order, key=order.__getitem__):
-        place[c] = 1 + max((place[a] for a in leading.get(c, [])), default=0)
+    earliest = sorted((day[c], c) for c in waiting)  # (only ever read forwards)
+    at = 0
+    while len(place) < len(waiting):
+        if not ready:  # a loop: start it at its earliest case not placed yet
+            while earliest[at][1] in place:
+                at += 1
+            ready.append(earliest[at])
+        _, c = heapq.heappop(ready)
+        if c in place:
+            continue
+        place[c] = 1 + max((place[a] for a in incoming[c] if a in place), default=0)
+        for b in following[c]:
+            waiting[b] -= 1
+            if waiting[b] == 0:
+                heapq.heappush(ready, (day[b], b))
     return place
