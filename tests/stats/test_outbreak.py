@@ -51,6 +51,22 @@ def link(session: Session, source: Case, person: str, day: date) -> None:
     session.flush()
 
 
+def published(session: Session, case: Case, at: datetime) -> None:
+    """A place drawn from the case's route, published at ``at``."""
+    entry = publish(session, now=at)
+    session.add(
+        DisclosureSource(
+            entry_id=entry.id,
+            case_id=case.id,
+            started_at=entry.exposure_start,
+            finished_at=entry.exposure_end,
+            latitude=37.5,
+            longitude=127.0,
+        )
+    )
+    session.flush()
+
+
 class TestEpidemicCurve:
     def test_every_day_with_a_seven_day_mean(self, session: Session) -> None:
         make(session, date(2020, 3, 2), "a", onset=date(2020, 2, 28))
@@ -119,18 +135,7 @@ class TestTimeliness:
         for case, hours in ((fast, [6, 30]), (slow, [48])):
             registered = case.created_at
             for h in hours:
-                entry = publish(session, now=registered + timedelta(hours=h))
-                session.add(
-                    DisclosureSource(
-                        entry_id=entry.id,
-                        case_id=case.id,
-                        started_at=entry.exposure_start,
-                        finished_at=entry.exposure_end,
-                        latitude=37.5,
-                        longitude=127.0,
-                    )
-                )
-        session.flush()
+                published(session, case, registered + timedelta(hours=h))
         rows = {t.district_code: t for t in service.timeliness(session=session)}
         assert (rows[None].cases, rows[None].median_hours) == (2, 27.0)
         assert (rows["11140"].cases, rows["11140"].median_hours) == (1, 6.0)
@@ -181,18 +186,7 @@ class TestApi:
         a = make(session, date(2020, 3, 2), "pa", district=None)
         b = make(session, date(2020, 3, 4), "pb")
         link(session, a, "pb", date(2020, 3, 3))
-        entry = publish(session, now=b.created_at + timedelta(hours=5))
-        session.add(
-            DisclosureSource(
-                entry_id=entry.id,
-                case_id=b.id,
-                started_at=entry.exposure_start,
-                finished_at=entry.exposure_end,
-                latitude=37.5,
-                longitude=127.0,
-            )
-        )
-        session.flush()
+        published(session, b, b.created_at + timedelta(hours=5))
         analyst = bearer(session, make_user(session, Role.ANALYST, username="analyst"))
 
         def table(path: str, **params: str) -> list[dict[str, str]]:
