@@ -203,7 +203,8 @@ def test_the_public_list_and_map(server: Server, tmp_path: Path) -> None:
 
 
 def test_the_self_check_stays_on_the_device(server: Server, tmp_path: Path) -> None:
-    """A citizen's location history, in each of Google's formats, against the published places:
+    """A citizen's location history, in each of Google's formats and as GPX and KML, against the
+    published places:
     a meeting is found in the page, and nothing of the file is sent (the only request after the
     choice is the GET of the public list)."""
     import json
@@ -254,6 +255,33 @@ def test_the_self_check_stays_on_the_device(server: Server, tmp_path: Path) -> N
     for name, doc in files.items():
         (tmp_path / name).write_text(json.dumps(doc))
     (tmp_path / "photo.json").write_text("not json at all")
+    z = "%Y-%m-%dT%H:%M:%SZ"
+    before = (at - timedelta(hours=2)).strftime(z)
+    (tmp_path / "track.gpx").write_text(  # a GPS track passing Blue Cup, then away
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<gpx version="1.1" creator="a tracker" xmlns="http://www.topografix.com/GPX/1/1">'
+        "<trk><trkseg>"
+        f'<trkpt lat="37.5" lon="127.0"><time>{before}</time></trkpt>'
+        f'<trkpt lat="37.56631" lon="126.97791"><time>{at.strftime(z)}</time></trkpt>'
+        "</trkseg></trk></gpx>"
+    )
+    (tmp_path / "day.kml").write_text(  # a day exported from Google Maps' Timeline
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">'
+        "<Document><Placemark><name>Blue Cup</name>"
+        "<Point><coordinates>126.9779,37.5663,0</coordinates></Point>"
+        f"<TimeSpan><begin>{at.strftime(z)}</begin>"
+        f"<end>{(at + timedelta(minutes=30)).strftime(z)}</end></TimeSpan></Placemark>"
+        "<Placemark><gx:Track>"
+        f"<when>{(at + timedelta(hours=3)).strftime(z)}</when>"
+        "<gx:coord>127.0 37.5 0</gx:coord></gx:Track></Placemark>"
+        "</Document></kml>"
+    )
+    (tmp_path / "route.gpx").write_text(  # a planned route: points without times
+        '<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1">'
+        '<rte><rtept lat="37.5663" lon="126.9779"/></rte></gpx>'
+    )
+    (tmp_path / "broken.kml").write_text("<kml><Document><Placemark>")
 
     problems: list[str] = []
     sent: list[str] = []
@@ -264,7 +292,7 @@ def test_the_self_check_stays_on_the_device(server: Server, tmp_path: Path) -> N
             _watch(page, problems)
             page.goto(f"{server.url}/places?lang=en")
             page.on("request", lambda r: sent.append(f"{r.method} {r.url} {r.post_data or ''}"))
-            for name in ("semantic.json", "records.json", "timeline.json"):
+            for name in ("semantic.json", "records.json", "timeline.json", "track.gpx", "day.kml"):
                 page.set_input_files("#history", str(tmp_path / name))
                 expect(page.locator("#check-result")).to_contain_text(
                     "1 listed places", timeout=10_000
@@ -275,9 +303,10 @@ def test_the_self_check_stays_on_the_device(server: Server, tmp_path: Path) -> N
             page.set_input_files("#history", str(tmp_path / "elsewhere.json"))
             expect(page.locator("#check-result")).to_contain_text("None of your 1 locations")
             expect(page.locator("#check-clinic a")).to_be_hidden()
-            page.set_input_files("#history", str(tmp_path / "photo.json"))
-            expect(page.locator("#check-result")).to_contain_text("cannot be read")
-            expect(page.locator("#check-matches li")).to_have_count(0)
+            for name in ("photo.json", "route.gpx", "broken.kml"):
+                page.set_input_files("#history", str(tmp_path / name))
+                expect(page.locator("#check-result")).to_contain_text("cannot be read")
+                expect(page.locator("#check-matches li")).to_have_count(0)
         finally:
             browser.close()
     assert problems == []

@@ -119,10 +119,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "disclosure.public.open_data": "같은 목록을 공개 데이터로 받을 수 있습니다:",
         "disclosure.public.selfcheck.title": "내 동선 확인하기",
         "disclosure.public.selfcheck.intro": (
-            "구글 위치 기록(타임라인) 파일을 고르면 이 목록의 장소와 시간을 이 기기 안에서 "
-            "비교합니다. 파일은 어디에도 보내지 않습니다."
+            "구글 위치 기록(타임라인) 파일이나 GPS 기록(GPX, KML)을 고르면 이 목록의 장소와 "
+            "시간을 이 기기 안에서 비교합니다. 파일은 어디에도 보내지 않습니다."
         ),
-        "disclosure.public.selfcheck.file": "위치 기록 파일 (JSON)",
+        "disclosure.public.selfcheck.file": "위치 기록 파일 (JSON, GPX, KML)",
         "disclosure.public.selfcheck.reading": "비교하는 중…",
         "disclosure.public.selfcheck.none": (
             "위치 기록 {stays}건 중 공개된 장소와 시간이 겹치는 곳이 없습니다."
@@ -132,7 +132,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "disclosure.public.selfcheck.bad": (
             "이 파일을 읽을 수 없습니다. 구글 테이크아웃이나 휴대전화의 타임라인에서 내보낸 "
-            "JSON 파일을 고르세요."
+            "JSON 파일, 또는 시간이 담긴 GPX나 KML 파일을 고르세요."
         ),
         "disclosure.public.selfcheck.clinic": "가까운 선별진료소와 대기 시간 보기",
         **{f"disclosure.public.kind.{k}": v for k, v in _KINDS_KO.items()},
@@ -183,10 +183,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "disclosure.public.open_data": "The same list as open data:",
         "disclosure.public.selfcheck.title": "Check your own movements",
         "disclosure.public.selfcheck.intro": (
-            "Choose your Google location history (Timeline) file: it is compared with the places "
-            "and times of this list on this device. The file is sent nowhere."
+            "Choose your Google location history (Timeline) file, or a GPS track (GPX, KML): it "
+            "is compared with the places and times of this list on this device. The file is "
+            "sent nowhere."
         ),
-        "disclosure.public.selfcheck.file": "Location history file (JSON)",
+        "disclosure.public.selfcheck.file": "Location history file (JSON, GPX, KML)",
         "disclosure.public.selfcheck.reading": "Comparing…",
         "disclosure.public.selfcheck.none": (
             "None of your {stays} locations meets a listed place at its time."
@@ -197,7 +198,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "disclosure.public.selfcheck.bad": (
             "This file cannot be read. Choose the JSON file exported from Google Takeout or "
-            "from your phone's Timeline."
+            "from your phone's Timeline, or a GPX or KML file with times."
         ),
         "disclosure.public.selfcheck.clinic": "Find the nearest screening clinic and its wait",
         **{f"disclosure.public.kind.{k}": v for k, v in _KINDS_EN.items()},

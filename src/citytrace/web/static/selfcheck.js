@@ -33,15 +33,17 @@
     return parts.length === 2 ? [parseFloat(parts[0]), parseFloat(parts[1])] : [NaN, NaN];
   }
 
-  // Stays {lat, lon, start, end} (ms) from the formats Google has given: Takeout's Records.json
+  function keep(out, lat, lon, start, end) {  // a stay {lat, lon, start, end} (ms), if whole
+    if (isFinite(lat) && isFinite(lon) && isFinite(start)) {
+      out.push({ lat: lat, lon: lon, start: start, end: isFinite(end) ? end : start });
+    }
+  }
+
+  // Stays from the formats Google has given: Takeout's Records.json
   // (points), its Semantic Location History (place visits), and the phone's Timeline export.
   function stays(doc) {
     var out = [];
-    function add(lat, lon, start, end) {
-      if (isFinite(lat) && isFinite(lon) && isFinite(start)) {
-        out.push({ lat: lat, lon: lon, start: start, end: isFinite(end) ? end : start });
-      }
-    }
+    var add = keep.bind(null, out);
     (doc.locations || []).forEach(function (p) {
       var t = when(p.timestamp !== undefined ? p.timestamp : p.timestampMs);
       add(e7(p.latitudeE7), e7(p.longitudeE7), t, t);
@@ -66,6 +68,60 @@
         var pt = latLng(p.point);
         add(pt[0], pt[1], when(p.time), when(p.time));
       });
+    });
+    return out;
+  }
+
+  // Stays from XML: GPX (track, route and way points with a time: a GPS tracker's or a sports
+  // app's export) and KML (place visits with a time span or stamp, and gx:Track's when/coord
+  // pairs: the Timeline's export of a day in Google Maps). Read by pattern rather than with
+  // DOMParser, whose error document for a broken file carries inline styles the page's policy
+  // refuses, and which would hold a whole DOM of a long track in memory.
+  function xmlStays(text) {
+    var out = [];
+    var add = keep.bind(null, out);
+    var patterns = {};
+    function elements(name, within) {  // [attributes, content] of each <name> (any prefix)
+      var pattern = patterns[name] || (patterns[name] = new RegExp(
+        "<(?:[\\w.-]+:)?" + name + "\\b([^>]*?)(?:/>|>([\\s\\S]*?)</(?:[\\w.-]+:)?" + name + "\\s*>)",
+        "g"));
+      pattern.lastIndex = 0;
+      var found = [];
+      var m;
+      while ((m = pattern.exec(within)) !== null) { found.push([m[1], m[2] || ""]); }
+      return found;
+    }
+    function first(name, within) {
+      var found = elements(name, within);
+      return found.length ? found[0][1].trim() : null;
+    }
+    function attribute(name, attributes) {
+      var m = new RegExp("\\b" + name + "\\s*=\\s*[\"']([^\"']*)[\"']").exec(attributes);
+      return m ? parseFloat(m[1]) : NaN;
+    }
+    ["trkpt", "rtept", "wpt"].forEach(function (tag) {
+      elements(tag, text).forEach(function (p) {
+        var t = when(first("time", p[1]));
+        add(attribute("lat", p[0]), attribute("lon", p[0]), t, t);
+      });
+    });
+    elements("Placemark", text).forEach(function (m) {
+      var point = elements("Point", m[1]);  // a place visit (not a path, nor a track)
+      if (!point.length) { return; }
+      var xy = String(first("coordinates", point[0][1]) || "").split(",");
+      var begin = first("begin", m[1]);
+      var stamp = first("when", m[1]);
+      add(parseFloat(xy[1]), parseFloat(xy[0]), when(begin !== null ? begin : stamp),
+        when(begin !== null ? first("end", m[1]) : stamp));
+    });
+    elements("Track", text).forEach(function (track) {
+      var times = elements("when", track[1]);
+      var coords = elements("coord", track[1]);
+      for (var i = 0; i < Math.min(times.length, coords.length); i++) {
+        var c = coords[i][1].trim().split(/\s+/);
+        var t = when(times[i][1].trim());
+        add(parseFloat(c[1]), parseFloat(c[0]), t, t);
+      }
     });
     return out;
   }
@@ -127,8 +183,9 @@
     reader.onerror = function () { say(box.dataset.bad); };
     reader.onload = function () {
       var mine;
+      var text = String(reader.result).replace(/^\uFEFF/, "").trim();
       try {
-        mine = stays(JSON.parse(reader.result));
+        mine = text.charAt(0) === "<" ? xmlStays(text) : stays(JSON.parse(text));
       } catch (err) {
         mine = null;
       }
