@@ -25,6 +25,7 @@ from citytrace.cli.stats import app
 from citytrace.contacts import service as contacts
 from citytrace.contacts import transmission
 from citytrace.disclosure.models import DisclosureSource
+from citytrace.errors import InputError
 from citytrace.stats import service
 from tests.auth.factories import bearer, make_user
 from tests.cli_runner import home_session, invoke
@@ -84,6 +85,19 @@ class TestEpidemicCurve:
         )
         assert [d.cases for d in jongno] == [0, 1, 0]
         assert service.epidemic_curve(session=session, district_code="99999") == []
+
+    def test_a_date_far_off_is_refused_not_spread_over_days(self, session: Session) -> None:
+        make(session, date(2020, 3, 2), "a")
+        make(session, date(1920, 3, 2), "b")  # a mistyped year
+        with pytest.raises(InputError, match=r"36,526 days, from 1920-03-02 to 2020-03-02"):
+            service.epidemic_curve(session=session)
+        recent = service.epidemic_curve(session=session, last_days=7)
+        assert [d.day for d in recent][::6] == [date(2020, 2, 25), date(2020, 3, 2)]
+        assert [d.cases for d in recent] == [0] * 6 + [1]
+        window = service.epidemic_curve(
+            session=session, start=date(1920, 3, 1), end=date(1920, 3, 3)
+        )
+        assert [d.cases for d in window] == [0, 1, 0]
 
 
 class TestClusters:
@@ -177,6 +191,9 @@ class TestApi:
             headers=analyst,
         )
         assert bad.status_code == 422 and "'to' is before 'from'" in bad.text
+        make(session, date(1920, 3, 2), "pc")  # a mistyped year
+        far = client.get("/api/stats/epidemic-curve", headers=analyst)
+        assert far.status_code == 422 and "36,528 days, from 1920-03-02" in far.text
         one = client.get("/api/stats/clusters", params={"min_cases": 1}, headers=analyst)
         assert one.status_code == 422
         clinic = bearer(session, make_user(session, Role.CLINIC_STAFF, username="clinic"))

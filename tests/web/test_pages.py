@@ -519,6 +519,11 @@ class TestOutbreak:
         download = client.get("/api/stats/clusters", params={"format": "csv"})  # by the cookie
         assert download.status_code == 200 and download.text.startswith("cases,links,")
         _no_inline_code(page.text)
+        typo = make_case(session, reference="OUT-0")
+        typo.confirmed_date = date(1920, 3, 4)  # a mistyped year: the page shows the last weeks
+        session.flush()
+        weeks = client.get("/outbreak", params={"lang": "en"})
+        assert weeks.status_code == 200 and weeks.text.count('class="bar"') == 56
         onset = client.get("/outbreak", params={"by": "onset"})
         assert onset.status_code == 200 and 'id="curve"' in onset.text
         assert client.get("/outbreak", params={"by": "weekday"}).status_code == 422

@@ -34,7 +34,7 @@ Format = Annotated[
     Literal["json", "csv"],
     Query(alias="format", description="csv: the same figures for a spreadsheet"),
 ]
-_MAX_DAYS = 3660
+_MAX_DAYS = service.MAX_CURVE_DAYS
 
 
 def _csv(text: str, name: str) -> Response:
@@ -61,7 +61,7 @@ def epidemic_curve(
     if start is not None and end is not None:
         if end < start:
             raise InputError("'to' is before 'from'", location="query.to")
-        if (end - start).days > _MAX_DAYS:
+        if (end - start).days >= _MAX_DAYS:
             raise InputError(f"at most {_MAX_DAYS} days at once", location="query.to")
     days = service.epidemic_curve(
         session=session, by=by, district_code=district_code, start=start, end=end

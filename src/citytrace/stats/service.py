@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from citytrace.cases.models import Case, CaseStatus
 from citytrace.contacts import transmission
 from citytrace.disclosure.models import DisclosureEntry, DisclosureSource
+from citytrace.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class CurveDay:
     mean_7d: float  # of this day and the six before
 
 
+MAX_CURVE_DAYS = 3660  # ten years a curve at most: a mistyped year must not make millions of days
+
+
 def epidemic_curve(
     *,
     session: Session,
@@ -49,20 +53,42 @@ def epidemic_curve(
     district_code: str | None = None,
     start: date | None = None,
     end: date | None = None,
+    last_days: int | None = None,
 ) -> list[CurveDay]:
     """Cases a day by confirmation (``by="confirmed"``) or by symptom onset (``"onset"``: cases
     without one are left out), every day from ``start`` to ``end`` (default: the first and last
-    with a case), with the mean of the seven days ending on each."""
+    with a case; ``last_days``: at most that many days up to ``end``), with the mean of the seven
+    days ending on each.
+
+    Raises
+    ------
+    InputError
+        When the days would be more than :data:`MAX_CURVE_DAYS` (a date far off, such as a
+        mistyped year, among the cases): the error names the span, for ``start`` and ``end``.
+    """
     column = Case.confirmed_date if by == "confirmed" else Case.symptom_onset_date
     query = select(column, func.count()).where(column.is_not(None)).group_by(column)
     if district_code is not None:
         query = query.where(Case.district_code == district_code)
     counts: dict[date, int] = {d: n for d, n in session.execute(query).all() if d is not None}
-    if not counts and (start is None or end is None):
+    if not counts and (end is None or (start is None and last_days is None)):
         return []
-    first = start or min(counts)
     last = end or max(counts)
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    if start is not None:
+        first = start
+    elif last_days is not None:
+        first = last - timedelta(days=last_days - 1)
+        first = max(first, min(counts)) if counts else first
+    else:
+        first = min(counts)
+    n_days = (last - first).days + 1
+    if n_days > MAX_CURVE_DAYS:
+        raise InputError(
+            f"the curve would have {n_days:,} days, from {first} to {last}: ask for at most "
+            f"{MAX_CURVE_DAYS:,} days with a first and a last day",
+            location="from",
+        )
+    days = [first + timedelta(days=i) for i in range(max(n_days, 0))]
     return [
         CurveDay(
             day=d,

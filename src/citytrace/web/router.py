@@ -177,7 +177,7 @@ def outbreak_page(
 ) -> Response:
     """The outbreak picture in counts: the epidemic curve of the last weeks (a bar a day, with
     the seven-day mean), clusters linked by transmission, and the time to a published place."""
-    curve = stats.epidemic_curve(session=session, by=by)[-_CURVE_DAYS:]
+    curve = stats.epidemic_curve(session=session, by=by, last_days=_CURVE_DAYS)
     top = max((d.cases for d in curve), default=0) or 1
     return render(
         request,
