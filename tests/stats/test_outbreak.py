@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -333,6 +334,28 @@ class TestCaseChain:
         (event,) = [e for e in audit.list_(session=session, entity="case", entity_id=c.id)
                     if e.action == "case.chain"]  # fmt: skip
         assert event.detail == {"cases": 4, "links": 3}
+
+    def test_followed_step_by_step_within_its_own_cluster(
+        self, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(transmission, "_IN_LIST", 2)  # several IN lists a step
+        chain = [make(session, date(2020, 3, 2 + i), f"p{i}") for i in range(6)]
+        for source, case in itertools.pairwise(chain):
+            link(session, source, case.person_ref or "", source.confirmed_date)
+        spread = [make(session, date(2020, 3, 9), f"q{i}") for i in range(5)]
+        for case in spread:  # five cases infected by the chain's third
+            link(session, chain[2], case.person_ref or "", date(2020, 3, 5))
+        other = make(session, date(2020, 3, 3), "x1")
+        apart = make(session, date(2020, 3, 6), "x2")
+        link(session, other, "x2", date(2020, 3, 4))  # a cluster of its own
+        found = transmission.links_around(session=session, case_id=chain[-1].id)
+        assert len(found) == 5 + 5 and (other.id, apart.id) not in found
+        members = contacts.transmission_chain(session=session, actor="t", case_id=spread[0].id)
+        assert {m.case_id for m in members.cases} == {c.id for c in chain + spread}
+        assert members.generations == 6 and members.links == 10
+        assert transmission.links_around(session=session, case_id=apart.id) == {
+            (other.id, apart.id)
+        }
 
     def test_two_possible_sources(self, session: Session) -> None:
         a = make(session, date(2020, 3, 2), "pa")

@@ -31,7 +31,7 @@ class Case(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     # The case's own pseudonymous id in the city's records, so that the exposure search does
     # not list the case as its own contact.
-    person_ref: Mapped[str | None] = mapped_column(String(64))
+    person_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Set when the status becomes closed (cleared on reopening): retention counts from here.

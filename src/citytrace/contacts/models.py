@@ -31,7 +31,7 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), index=True)
     # The person's pseudonymous id in the city's records; identity stays with the record holders.
-    person_ref: Mapped[str] = mapped_column(String(64))
+    person_ref: Mapped[str] = mapped_column(String(64), index=True)
     first_contact_at: Mapped[datetime]
     last_contact_at: Mapped[datetime]
     max_overlap_min: Mapped[float]

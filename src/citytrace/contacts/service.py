@@ -26,7 +26,7 @@ from citytrace.cases import service as cases
 from citytrace.cases.models import Case
 from citytrace.config import get_settings
 from citytrace.contacts.models import Contact, ContactState, RiskClass
-from citytrace.contacts.transmission import all_links, clusters_of, generations, links_case
+from citytrace.contacts.transmission import generations, links_around, links_case
 from citytrace.db import utcnow
 from citytrace.errors import ConflictError, InputError, NotFoundError
 from citytrace.exposure import ExposureRule, LiveIndex, RecordIndex, RecordStore, find_contacts
@@ -283,10 +283,8 @@ def transmission_chain(*, session: Session, actor: str, case_id: int) -> Chain:
     """Every case linked to ``case_id`` by transmission, directly or through others, with the
     case itself (alone, when it has no link); the read is audited."""
     case = cases.get_or_raise(session=session, case_id=case_id)
-    links = all_links(session=session)
-    group = next((g for g in clusters_of(links) if case.id in g), [case.id])
-    inside = set(group)
-    own = {(a, b) for a, b in links if a in inside}
+    own = links_around(session=session, case_id=case.id)
+    group = sorted({c for link in own for c in link}) or [case.id]
     found = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(group)))}
     place = generations(group, own, {c: found[c].confirmed_date for c in group})
     by: dict[int, list[int]] = {}
