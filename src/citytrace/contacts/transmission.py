@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from citytrace.cases.models import Case
@@ -34,26 +34,13 @@ def links_case(contact_at: datetime, confirmed: date, zone: ZoneInfo) -> bool:
 def all_links(*, session: Session) -> Links:
     """Every link between cases: a contact of one case whose person is another case, confirmed
     on or after the contact's local day (the city's time zone)."""
-    zone = ZoneInfo(get_settings().timezone)
-    return {
-        (a, b)
-        for a, b, contact_at, confirmed in session.execute(
-            select(Contact.case_id, Case.id, Contact.first_contact_at, Case.confirmed_date)
-            .join(Case, Case.person_ref == Contact.person_ref)
-            .where(Case.id != Contact.case_id)
-        )
-        if links_case(contact_at, confirmed, zone)
-    }
+    return _links(session, _LINKED)
 
 
 def links_around(*, session: Session, case_id: int) -> Links:
     """The links of the cluster of ``case_id`` (none for a case without links), followed from the
     case outwards, two queries a step for each 500 cases reached, rather than every link of the
     city."""
-    zone = ZoneInfo(get_settings().timezone)
-    linked = select(Contact.case_id, Case.id, Contact.first_contact_at, Case.confirmed_date).join(
-        Case, Case.person_ref == Contact.person_ref
-    )
     found: Links = set()
     reached = {case_id}
     frontier = [case_id]
@@ -61,18 +48,29 @@ def links_around(*, session: Session, case_id: int) -> Links:
         step: Links = set()
         for at in range(0, len(frontier), _IN_LIST):
             part = frontier[at : at + _IN_LIST]
-            for query in (linked.where(Contact.case_id.in_(part)), linked.where(Case.id.in_(part))):
-                step.update(
-                    (a, b)
-                    for a, b, contact_at, confirmed in session.execute(
-                        query.where(Case.id != Contact.case_id)
-                    )
-                    if links_case(contact_at, confirmed, zone)
-                )
+            step |= _links(session, _LINKED.where(Contact.case_id.in_(part)))  # from them
+            step |= _links(session, _LINKED.where(Case.id.in_(part)))  # to them
         found |= step
         frontier = sorted({c for link in step for c in link} - reached)
         reached.update(frontier)
     return found
+
+
+# A contact of one case (from) whose person is another case (to), with the day the rule needs.
+_LINKED = (
+    select(Contact.case_id, Case.id, Contact.first_contact_at, Case.confirmed_date)
+    .join(Case, Case.person_ref == Contact.person_ref)
+    .where(Case.id != Contact.case_id)
+)
+
+
+def _links(session: Session, query: Select[int, int, datetime, date]) -> Links:
+    zone = ZoneInfo(get_settings().timezone)
+    return {
+        (a, b)
+        for a, b, contact_at, confirmed in session.execute(query)
+        if links_case(contact_at, confirmed, zone)
+    }
 
 
 _IN_LIST = 500  # cases in one IN list
