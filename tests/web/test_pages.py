@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from citytrace.audit.models import AuditEvent
 from citytrace.auth.models import Role
+from citytrace.cases.models import Case
 from citytrace.config import get_settings
 from citytrace.contacts.models import Contact, ContactState
 from citytrace.evidence.models import EvidenceFile
@@ -493,6 +494,17 @@ class TestContactsDue:
         assert client.get("/contacts/due").status_code == 403
 
 
+def _person_case(
+    session: Session, reference: str, person: str, confirmed: date | None = None
+) -> Case:
+    """A case of the city's person ``person`` (confirmed on ``confirmed``, if given)."""
+    case = make_case(session, reference=reference)
+    case.person_ref = person
+    if confirmed is not None:
+        case.confirmed_date = confirmed
+    return case
+
+
 class TestOutbreak:
     def test_counts_for_those_who_read_statistics(
         self, client: TestClient, session: Session
@@ -531,11 +543,8 @@ class TestOutbreak:
     def test_a_case_page_shows_its_transmission(
         self, client: TestClient, session: Session, investigator: str
     ) -> None:
-        source = make_case(session, reference="SRC-1")
-        source.person_ref = "p1"
-        later = make_case(session, reference="LATER-1")
-        later.confirmed_date = date(2020, 3, 9)
-        later.person_ref = "p2"
+        source = _person_case(session, "SRC-1", "p1")
+        later = _person_case(session, "LATER-1", "p2", date(2020, 3, 9))
         session.add(contact_row(source.id, "p2", start=datetime(2020, 3, 4, 1, 0, tzinfo=UTC)))
         session.flush()
         sign_in(client, investigator)
@@ -551,14 +560,9 @@ class TestOutbreak:
     def test_a_case_page_shows_its_chain(
         self, client: TestClient, session: Session, investigator: str
     ) -> None:
-        first = make_case(session, reference="CH-1")
-        first.person_ref = "p1"
-        second = make_case(session, reference="CH-2")
-        second.confirmed_date = date(2020, 3, 6)
-        second.person_ref = "p2"
-        third = make_case(session, reference="CH-3")
-        third.confirmed_date = date(2020, 3, 9)
-        third.person_ref = "p3"
+        first = _person_case(session, "CH-1", "p1")
+        second = _person_case(session, "CH-2", "p2", date(2020, 3, 6))
+        third = _person_case(session, "CH-3", "p3", date(2020, 3, 9))
         session.add(contact_row(first.id, "p2", start=datetime(2020, 3, 4, 1, 0, tzinfo=UTC)))
         session.add(contact_row(second.id, "p3", start=datetime(2020, 3, 7, 1, 0, tzinfo=UTC)))
         session.flush()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,11 +39,7 @@ def curve(
         days = service.epidemic_curve(
             session=session, by=by, district_code=district, start=start, end=end
         )
-    if as_json:
-        echo_json([asdict(d) for d in days])
-        return
-    if as_csv:
-        typer.echo(export.curve_csv(days), nl=False)
+    if _printed(days, export.curve_csv, as_json=as_json, as_csv=as_csv):
         return
     for d in days:
         typer.echo(f"{d.day}  {d.cases:>5}  {d.mean_7d:>6.1f}  {'#' * d.cases}")
@@ -59,11 +56,7 @@ def clusters(
 
     with session_scope() as session:
         found = service.clusters(session=session, min_cases=min_cases)
-    if as_json:
-        echo_json([asdict(c) for c in found])
-        return
-    if as_csv:
-        typer.echo(export.clusters_csv(found), nl=False)
+    if _printed(found, export.clusters_csv, as_json=as_json, as_csv=as_csv):
         return
     if not found:
         typer.echo("no cluster")
@@ -82,11 +75,7 @@ def timeliness(as_json: JsonOption = False, as_csv: CsvOption = False) -> None:
 
     with session_scope() as session:
         rows = service.timeliness(session=session)
-    if as_json:
-        echo_json([asdict(t) for t in rows])
-        return
-    if as_csv:
-        typer.echo(export.timeliness_csv(rows), nl=False)
+    if _printed(rows, export.timeliness_csv, as_json=as_json, as_csv=as_csv):
         return
     if not rows:
         typer.echo("no case has a published place yet")
@@ -95,3 +84,14 @@ def timeliness(as_json: JsonOption = False, as_csv: CsvOption = False) -> None:
             f"{t.district_code or 'all':<6} {t.cases:>5} cases  median {t.median_hours:>6.1f} h  "
             f"90th percentile {t.p90_hours:>6.1f} h"
         )
+
+
+def _printed(
+    rows: Sequence[Any], to_csv: Callable[[Sequence[Any]], str], *, as_json: bool, as_csv: bool
+) -> bool:
+    """Print the rows as JSON or CSV when asked; whether they were."""
+    if as_json:
+        echo_json([asdict(r) for r in rows])
+    elif as_csv:
+        typer.echo(to_csv(rows), nl=False)
+    return as_json or as_csv

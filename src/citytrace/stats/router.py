@@ -34,7 +34,6 @@ Format = Annotated[
     Literal["json", "csv"],
     Query(alias="format", description="csv: the same figures for a spreadsheet"),
 ]
-_MAX_DAYS = service.MAX_CURVE_DAYS
 
 
 def _csv(text: str, name: str) -> Response:
@@ -58,11 +57,8 @@ def epidemic_curve(
 ) -> list[CurveDayOut] | Response:
     """Cases a day, by confirmation or by symptom onset, with the mean of seven days; every day
     from the first to the last (or ``from`` .. ``to``)."""
-    if start is not None and end is not None:
-        if end < start:
-            raise InputError("'to' is before 'from'", location="query.to")
-        if (end - start).days >= _MAX_DAYS:
-            raise InputError(f"at most {_MAX_DAYS} days at once", location="query.to")
+    if start is not None and end is not None and end < start:
+        raise InputError("'to' is before 'from'", location="query.to")
     days = service.epidemic_curve(
         session=session, by=by, district_code=district_code, start=start, end=end
     )
